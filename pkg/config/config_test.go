@@ -1,0 +1,49 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnv(t *testing.T) {
+	e := FromMap(map[string]string{
+		"S": "x", "EMPTY": "", "I": "42", "F": "0.5", "D": "90s", "B": "true",
+		"BAD_I": "four", "BAD_D": "soon",
+	})
+	if got := e.String("S", "d"); got != "x" {
+		t.Errorf("String = %q", got)
+	}
+	if got := e.String("EMPTY", "d"); got != "d" {
+		t.Errorf("empty String = %q, want default", got)
+	}
+	if got := e.Int("I", 1); got != 42 {
+		t.Errorf("Int = %d", got)
+	}
+	if got := e.Float("F", 1); got != 0.5 {
+		t.Errorf("Float = %v", got)
+	}
+	if got := e.Duration("D", time.Second); got != 90*time.Second {
+		t.Errorf("Duration = %v", got)
+	}
+	if got := e.Bool("B", false); !got {
+		t.Errorf("Bool = %v", got)
+	}
+	if got := e.Int("MISSING", 7); got != 7 {
+		t.Errorf("missing Int = %d", got)
+	}
+	if err := e.Err(); err != nil {
+		t.Fatalf("Err before bad values = %v", err)
+	}
+	e.Int("BAD_I", 1)
+	e.Duration("BAD_D", time.Second)
+	err := e.Err()
+	if err == nil {
+		t.Fatal("Err = nil after bad values")
+	}
+	for _, name := range []string{"BAD_I", "BAD_D"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}

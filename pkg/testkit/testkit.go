@@ -1,0 +1,123 @@
+// Package testkit starts real dependencies for tests: an embedded NATS server
+// with JetStream, and a real redis-server process. No mocks: what the tests
+// prove holds against the same servers production runs.
+package testkit
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/redis/go-redis/v9"
+)
+
+// StartJetStream starts a NATS server with JetStream on a free loopback port,
+// storing in its own temporary directory, and shuts it down when the test
+// ends. Tests may call Shutdown on it early to simulate an outage.
+func StartJetStream(tb testing.TB) *server.Server {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  tb.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	})
+	if err != nil {
+		tb.Fatalf("nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats server did not become ready within 10s")
+	}
+	tb.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// Redis is a redis-server process started for one test.
+type Redis struct {
+	// URL connects to it, e.g. "unix:///tmp/rd123/redis.sock".
+	URL    string
+	Client *redis.Client
+	cmd    *exec.Cmd
+}
+
+// StartRedis starts redis-server on a unix socket in a private temporary
+// directory (no TCP port, no persistence) and stops it when the test ends.
+func StartRedis(tb testing.TB) *Redis {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatal("redis-server not found on PATH; the tests need a real Redis. Install it with " +
+			"`sudo apt-get install -y redis-server` (Debian/Ubuntu), `brew install redis` (macOS), or run scripts/deps.sh")
+	}
+	// Unix socket paths are limited to ~100 bytes, and t.TempDir() can be
+	// longer, so the socket lives in a short directory of its own.
+	dir, err := os.MkdirTemp("", "flrd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sock := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command(bin,
+		"--port", "0",
+		"--unixsocket", sock,
+		"--unixsocketperm", "700",
+		"--dir", dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--loglevel", "warning",
+	)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start redis-server: %v", err)
+	}
+	go drain(stderr)
+	r := &Redis{URL: "unix://" + sock, cmd: cmd}
+	tb.Cleanup(func() {
+		if r.Client != nil {
+			r.Client.Close()
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	})
+	r.Client = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := r.Client.Ping(context.Background()).Err()
+		if err == nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis-server did not answer within 10s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stop kills the server, to simulate an outage.
+func (r *Redis) Stop() {
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+}
+
+func drain(f interface{ Read([]byte) (int, error) }) {
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fmt.Fprintln(os.Stderr, "redis-server:", s.Text())
+	}
+}

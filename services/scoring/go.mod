@@ -1,0 +1,3 @@
+module github.com/feedloop/feedloop/services/scoring
+
+go 1.26.0
