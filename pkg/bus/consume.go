@@ -1,0 +1,308 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
+
+	"github.com/feedloop/feedloop/pkg/telemetry"
+)
+
+// Message is one delivered message, as a handler sees it.
+type Message struct {
+	// Ctx carries the trace context the publisher sent, under a consumer span.
+	Ctx     context.Context
+	Subject string
+	Data    []byte
+	Header  nats.Header
+	// Deliveries counts this delivery: 1 the first time.
+	Deliveries uint64
+
+	raw  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	span trace.Span
+}
+
+// Handler processes a micro-batch and returns one error per message, in
+// order: nil to ack it, a Permanent error to dead-letter it at once, any other
+// error to retry it later with back-off. A handler typically decodes every
+// message, runs its domain, writes all state in one Redis pipeline, publishes
+// all results with PublishAll, and reports each message's outcome.
+type Handler func(ctx context.Context, msgs []*Message) []error
+
+// permanentError marks an error that no retry can fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying (a message that cannot be
+// decoded, or is invalid): the message goes to the dead-letter stream.
+func Permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+// ConsumerSpec names a durable consumer on a stream.
+type ConsumerSpec struct {
+	Stream  Stream
+	Durable string
+	// FilterSubjects limits the consumer to some of the stream's subjects;
+	// empty means all.
+	FilterSubjects []string
+}
+
+// Consumer runs a Handler over a durable pull consumer.
+type Consumer struct {
+	cfg  Config
+	spec ConsumerSpec
+	cons jetstream.Consumer
+	pub  *Publisher
+	log  *slog.Logger
+
+	outcomes metric.Int64Counter
+}
+
+// NewConsumer creates (or updates) the durable consumer and the DEADLETTER
+// stream, and returns a Consumer ready to Run. The consumed stream must exist
+// (its owner creates it); this waits for it until ctx ends.
+func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec ConsumerSpec, pub *Publisher, log *slog.Logger) (*Consumer, error) {
+	if _, err := EnsureStream(ctx, js, cfg, DeadLetterStream); err != nil {
+		return nil, err
+	}
+	// Redelivery is bounded here, not by the server's MaxDeliver: when the
+	// server gives up on a message it drops it silently, and a message that
+	// timed out on its last try would be lost. Run dead-letters it instead.
+	ccfg := jetstream.ConsumerConfig{
+		Durable:        spec.Durable,
+		FilterSubjects: spec.FilterSubjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     -1,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxAckPending:  max(1000, 4*cfg.BatchSize),
+	}
+	var cons jetstream.Consumer
+	for {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, spec.Stream.Name, ccfg)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("consumer %s on %s: %w", spec.Durable, spec.Stream.Name, err)
+		}
+		log.Info("waiting for stream to be created by its owner", "stream", spec.Stream.Name)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("consumer %s: stream %s not found: %w", spec.Durable, spec.Stream.Name, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	outcomes, err := otel.Meter("github.com/feedloop/feedloop/pkg/bus").Int64Counter("feedloop.bus.messages",
+		metric.WithDescription("Messages consumed, by outcome: ack, retry, deadletter."))
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{cfg: cfg, spec: spec, cons: cons, pub: pub, log: log.With("consumer", spec.Durable), outcomes: outcomes}, nil
+}
+
+// Run hands micro-batches to h until ctx ends, then drains: it stops pulling,
+// finishes the messages already buffered, and returns. Messages are prefetched
+// at most two batches ahead, so none waits in the buffer long enough for its
+// AckWait to pass.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	ready := make(chan jetstream.Msg, c.cfg.BatchSize)
+	cc, err := c.cons.Consume(func(m jetstream.Msg) { ready <- m },
+		jetstream.PullMaxMessages(2*c.cfg.BatchSize),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			c.log.Warn("consume", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
+	}
+	// In-flight work finishes even when ctx ends: that is the drain.
+	work := context.WithoutCancel(ctx)
+	stopping := ctx.Done()
+	batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
+	for {
+		select {
+		case m := <-ready:
+			batch = append(batch[:0], m)
+		case <-stopping:
+			cc.Drain()
+			stopping = nil
+			continue
+		case <-cc.Closed():
+			// Drained: no more callbacks; finish what is buffered.
+			for len(ready) > 0 {
+				c.process(work, collect(ready, batch[:0], c.cfg.BatchSize), h)
+			}
+			return nil
+		}
+		c.process(work, collect(ready, batch, c.cfg.BatchSize), h)
+	}
+}
+
+// collect adds what is ready, without waiting, up to max messages.
+func collect(ready <-chan jetstream.Msg, batch []jetstream.Msg, max int) []jetstream.Msg {
+	for len(batch) < max {
+		select {
+		case m := <-ready:
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (c *Consumer) process(ctx context.Context, raw []jetstream.Msg, h Handler) {
+	msgs := make([]*Message, 0, len(raw))
+	for _, r := range raw {
+		m := &Message{Subject: r.Subject(), Data: r.Data(), Header: r.Headers(), raw: r}
+		if meta, err := r.Metadata(); err == nil {
+			m.meta, m.Deliveries = meta, meta.NumDelivered
+		}
+		mctx := otel.GetTextMapPropagator().Extract(ctx, telemetry.HeaderCarrier(m.Header))
+		m.Ctx, m.span = tracer.Start(mctx, "process "+m.Subject,
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "nats"),
+				attribute.String("messaging.consumer.group.name", c.spec.Durable),
+				attribute.Int64("messaging.nats.deliveries", int64(m.Deliveries)),
+			))
+		msgs = append(msgs, m)
+	}
+	errs := c.handle(ctx, msgs, h)
+	for i, m := range msgs {
+		c.settle(ctx, m, errs[i])
+		endSpan(m.span, errs[i])
+		m.span.End()
+	}
+}
+
+// handle runs h, isolating a panic: a batch that panics is run again one
+// message at a time, so only the message that panics is dead-lettered.
+func (c *Consumer) handle(ctx context.Context, msgs []*Message, h Handler) []error {
+	errs, panicked := safeCall(ctx, msgs, h)
+	if !panicked {
+		return errs
+	}
+	errs = make([]error, len(msgs))
+	for i, m := range msgs {
+		one, panicked := safeCall(ctx, []*Message{m}, h)
+		if panicked {
+			errs[i] = Permanent(one[0])
+			continue
+		}
+		errs[i] = one[0]
+	}
+	return errs
+}
+
+func safeCall(ctx context.Context, msgs []*Message, h Handler) (errs []error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("handler panic: %v", r)
+			errs = make([]error, len(msgs))
+			for i := range errs {
+				errs[i] = err
+			}
+			panicked = true
+		}
+	}()
+	errs = h(ctx, msgs)
+	if len(errs) != len(msgs) {
+		panic(fmt.Sprintf("handler returned %d results for %d messages", len(errs), len(msgs)))
+	}
+	return errs, false
+}
+
+// settle acks, retries or dead-letters one message by its outcome.
+func (c *Consumer) settle(ctx context.Context, m *Message, err error) {
+	outcome := "ack"
+	switch {
+	case err == nil:
+		if aerr := m.raw.Ack(); aerr != nil {
+			c.log.Warn("ack", "subject", m.Subject, "err", aerr)
+		}
+	case !IsPermanent(err) && m.Deliveries < uint64(c.cfg.MaxDeliver):
+		outcome = "retry"
+		c.log.Warn("message will be retried", "subject", m.Subject, "deliveries", m.Deliveries, "err", err)
+		_ = m.raw.NakWithDelay(c.backoff(m.Deliveries))
+	default:
+		outcome = "deadletter"
+		reason := err.Error()
+		if !IsPermanent(err) {
+			reason = fmt.Sprintf("gave up after %d deliveries: %s", m.Deliveries, reason)
+		}
+		if dlErr := c.deadLetter(ctx, m, reason); dlErr != nil {
+			// Not terminated: it stays in the stream and is tried again.
+			outcome = "retry"
+			c.log.Error("dead-letter failed; message will be retried", "subject", m.Subject, "err", dlErr)
+			_ = m.raw.NakWithDelay(c.backoff(m.Deliveries))
+			break
+		}
+		c.log.Error("message dead-lettered", "subject", m.Subject, "reason", reason)
+		_ = m.raw.TermWithReason(truncate(reason, 256))
+	}
+	c.outcomes.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("consumer", c.spec.Durable), attribute.String("outcome", outcome)))
+}
+
+// backoff is RetryBase doubled per previous delivery, at most RetryMax.
+func (c *Consumer) backoff(deliveries uint64) time.Duration {
+	d := c.cfg.RetryBase
+	for i := uint64(1); i < deliveries && d < c.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, c.cfg.RetryMax)
+}
+
+// deadLetter copies the message, with the reason, to the DEADLETTER stream.
+// Its id is the original's stream position, so a repeat stores one copy.
+func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) error {
+	dl := &eventsv1.DeadLetter{
+		Stream:   c.spec.Stream.Name,
+		Consumer: c.spec.Durable,
+		Subject:  m.Subject,
+		Reason:   reason,
+		Data:     m.Data,
+		Headers:  map[string]string{},
+		FailedAt: timestamppb.Now(),
+	}
+	if m.meta != nil {
+		dl.StreamSequence, dl.Deliveries = m.meta.Sequence.Stream, m.meta.NumDelivered
+	}
+	for k, v := range m.Header {
+		if len(v) > 0 {
+			dl.Headers[k] = v[0]
+		}
+	}
+	_, err := c.pub.Publish(m.Ctx, Outgoing{
+		Subject: "deadletter." + c.spec.Stream.Name + "." + c.spec.Durable,
+		ID:      fmt.Sprintf("%s/%d", c.spec.Stream.Name, dl.StreamSequence),
+		Msg:     dl,
+	})
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
