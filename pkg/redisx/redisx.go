@@ -103,4 +103,3 @@ func hasNoScript(cmds []redis.Cmder) bool {
 	}
 	return false
 }
-

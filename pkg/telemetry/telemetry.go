@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -134,7 +135,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 
 // NewLogger returns the process logger: JSON or text on w, with the trace and
 // span ids of the context added to every record logged with one.
-func NewLogger(w *os.File, cfg Config) *slog.Logger {
+func NewLogger(w io.Writer, cfg Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if strings.EqualFold(cfg.LogFormat, "text") {
