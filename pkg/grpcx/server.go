@@ -136,6 +136,21 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// Run serves on ln until ctx ends (a SIGTERM, typically), then shuts down
+// gracefully. It returns when the server has stopped.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("grpc server: %w", err)
+	case <-ctx.Done():
+		s.log.Info("shutting down grpc server")
+		s.Shutdown()
+		return nil
+	}
+}
+
 // Shutdown reports NOT_SERVING (so load balancers stop sending), lets
 // in-flight calls finish for up to the configured grace, then cuts the rest.
 func (s *Server) Shutdown() {

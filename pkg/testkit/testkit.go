@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,12 +18,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// JetStream is an embedded NATS server with JetStream, started for one test.
+type JetStream struct {
+	*server.Server
+	opts server.Options
+}
+
 // StartJetStream starts a NATS server with JetStream on a free loopback port,
 // storing in its own temporary directory, and shuts it down when the test
 // ends. Tests may call Shutdown on it early to simulate an outage.
-func StartJetStream(tb testing.TB) *server.Server {
+func StartJetStream(tb testing.TB) *JetStream {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{
+	return startJetStream(tb, server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
@@ -30,6 +37,19 @@ func StartJetStream(tb testing.TB) *server.Server {
 		NoLog:     true,
 		NoSigs:    true,
 	})
+}
+
+// Restart starts the server again, after a Shutdown, on the same port and
+// store directory, as a restarted nats-server comes back: clients reconnect
+// and the streams are still there.
+func (j *JetStream) Restart(tb testing.TB) *JetStream {
+	tb.Helper()
+	return startJetStream(tb, j.opts)
+}
+
+func startJetStream(tb testing.TB, opts server.Options) *JetStream {
+	tb.Helper()
+	s, err := server.NewServer(&opts)
 	if err != nil {
 		tb.Fatalf("nats server: %v", err)
 	}
@@ -41,7 +61,8 @@ func StartJetStream(tb testing.TB) *server.Server {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	return s
+	opts.Port = s.Addr().(*net.TCPAddr).Port // a restart comes back on the same port
+	return &JetStream{Server: s, opts: opts}
 }
 
 // Redis is a redis-server process started for one test.

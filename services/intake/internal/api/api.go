@@ -1,0 +1,242 @@
+// Package api implements the IntakeService: it admits events, stores them on
+// the FEEDBACK stream, and tells the caller exactly what happened to each.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
+	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
+
+	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/grpcx"
+	"github.com/feedloop/feedloop/services/intake/internal/admit"
+)
+
+// Publisher stores messages on the stream (bus.Publisher).
+type Publisher interface {
+	PublishAll(ctx context.Context, outs []bus.Outgoing) ([]*jetstream.PubAck, []error)
+}
+
+// SeenStore remembers the event ids each tenant stored (store.Seen).
+type SeenStore interface {
+	Contains(ctx context.Context, tenant string, ids []string) ([]bool, error)
+	Add(ctx context.Context, tenant string, ids []string) error
+}
+
+// Service is the IntakeService.
+type Service struct {
+	intakev1.UnimplementedIntakeServiceServer
+
+	pub    Publisher
+	seen   SeenStore
+	valid  *grpcx.Validator
+	policy admit.Policy
+	log    *slog.Logger
+	now    func() time.Time
+	events metric.Int64Counter
+}
+
+// New returns the service.
+func New(pub Publisher, seen SeenStore, valid *grpcx.Validator, policy admit.Policy, log *slog.Logger) (*Service, error) {
+	events, err := otel.Meter("github.com/feedloop/feedloop/services/intake").Int64Counter("feedloop.intake.events",
+		metric.WithDescription("Events handled by intake, by kind and outcome (accepted, duplicate, invalid, unavailable)."))
+	if err != nil {
+		return nil, err
+	}
+	return &Service{pub: pub, seen: seen, valid: valid, policy: policy, log: log, now: time.Now, events: events}, nil
+}
+
+// Check adds the event-time checks to the proto rules that the server runs
+// on SubmitFeedback and RecordActivity requests (a grpcx.Check).
+func (s *Service) Check(req proto.Message) []*grpcx.FieldViolation {
+	switch r := req.(type) {
+	case *intakev1.SubmitFeedbackRequest:
+		return s.policy.CheckTime(r.GetFeedback().GetOccurredAt(), s.now(), "feedback.occurred_at")
+	case *intakev1.RecordActivityRequest:
+		return s.policy.CheckTime(r.GetActivity().GetOccurredAt(), s.now(), "activity.occurred_at")
+	}
+	return nil
+}
+
+// SubmitFeedback stores one feedback event (already validated by the server).
+func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedbackRequest) (*intakev1.SubmitFeedbackResponse, error) {
+	tenant := grpcx.Tenant(ctx)
+	p := s.feedback(tenant, req.Feedback, s.now())
+	res := s.store(ctx, tenant, "feedback", []pending{p})[0]
+	if res.err != nil {
+		return nil, unavailable(res.err)
+	}
+	return &intakev1.SubmitFeedbackResponse{EventId: p.eventID, Duplicate: res.duplicate}, nil
+}
+
+// SubmitFeedbackBatch validates each item on its own and stores the valid
+// ones together: one Redis round trip and one wait for all stream
+// acknowledgements.
+func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitFeedbackBatchRequest) (*intakev1.SubmitFeedbackBatchResponse, error) {
+	tenant := grpcx.Tenant(ctx)
+	now := s.now()
+	resp := &intakev1.SubmitFeedbackBatchResponse{Results: make([]*intakev1.SubmitFeedbackResult, len(req.Items))}
+	ps := make([]pending, 0, len(req.Items))
+	idx := make([]int, 0, len(req.Items))
+	for i, item := range req.Items {
+		resp.Results[i] = &intakev1.SubmitFeedbackResult{Index: int32(i)}
+		prefix := "items[" + strconv.Itoa(i) + "]"
+		v := s.valid.Violations(item, prefix)
+		v = append(v, s.policy.CheckTime(item.GetOccurredAt(), now, prefix+".occurred_at")...)
+		if len(v) > 0 {
+			resp.Results[i].Error = grpcx.InvalidArgument(v).Proto()
+			resp.RejectedCount++
+			continue
+		}
+		ps = append(ps, s.feedback(tenant, item, now))
+		idx = append(idx, i)
+	}
+	s.count(ctx, "feedback", "invalid", int(resp.RejectedCount))
+	for j, res := range s.store(ctx, tenant, "feedback", ps) {
+		r := resp.Results[idx[j]]
+		r.EventId = ps[j].eventID
+		switch {
+		case res.err != nil:
+			r.Error = unavailableStatus(res.err).Proto()
+			resp.FailedCount++
+		case res.duplicate:
+			r.Duplicate = true
+			resp.DuplicateCount++
+		default:
+			resp.AcceptedCount++
+		}
+	}
+	return resp, nil
+}
+
+// RecordActivity stores one purchase or support contact.
+func (s *Service) RecordActivity(ctx context.Context, req *intakev1.RecordActivityRequest) (*intakev1.RecordActivityResponse, error) {
+	tenant := grpcx.Tenant(ctx)
+	a, now := req.Activity, s.now()
+	clientID := admit.Complete(&a.EventId, &a.OccurredAt, now)
+	p := pending{eventID: a.EventId, clientID: clientID, out: bus.Outgoing{
+		Subject: bus.Subject(bus.ActivityReceived, tenant),
+		ID:      tenant + "/" + a.EventId,
+		Msg:     &eventsv1.ActivityReceived{TenantId: tenant, Activity: a, ReceivedAt: timestamppb.New(now)},
+	}}
+	res := s.store(ctx, tenant, "activity", []pending{p})[0]
+	if res.err != nil {
+		return nil, unavailable(res.err)
+	}
+	return &intakev1.RecordActivityResponse{EventId: p.eventID, Duplicate: res.duplicate}, nil
+}
+
+// pending is an admitted event on its way to the stream.
+type pending struct {
+	eventID  string
+	clientID bool // the client chose the id, so it may be a repeat
+	out      bus.Outgoing
+}
+
+type outcome struct {
+	duplicate bool
+	err       error // not stored; the client may retry
+}
+
+func (s *Service) feedback(tenant string, fb *intakev1.Feedback, now time.Time) pending {
+	clientID := admit.Complete(&fb.EventId, &fb.OccurredAt, now)
+	return pending{eventID: fb.EventId, clientID: clientID, out: bus.Outgoing{
+		Subject: bus.Subject(bus.FeedbackReceived, tenant),
+		ID:      tenant + "/" + fb.EventId,
+		Msg:     &eventsv1.FeedbackReceived{TenantId: tenant, Feedback: fb, ReceivedAt: timestamppb.New(now)},
+	}}
+}
+
+// store publishes the events that are not known repeats and records the ids
+// of those the stream acknowledged.
+//
+// Repeats are caught three ways: the Redis id memory (days), the stream's
+// Nats-Msg-Id window (minutes; it also covers concurrent repeats, which both
+// pass the Redis check), and, behind intake, every consumer's event-id guard.
+// So when Redis is down intake keeps accepting events (the stream is the log
+// of record) and only the duplicate flag for old repeats is lost meanwhile.
+func (s *Service) store(ctx context.Context, tenant, kind string, ps []pending) []outcome {
+	res := make([]outcome, len(ps))
+	var ask []string
+	var askIdx []int
+	for i, p := range ps {
+		if p.clientID {
+			ask, askIdx = append(ask, p.eventID), append(askIdx, i)
+		}
+	}
+	if len(ask) > 0 {
+		seen, err := s.seen.Contains(ctx, tenant, ask)
+		if err != nil {
+			s.log.WarnContext(ctx, "event id check failed; relying on the stream's duplicate window", "tenant", tenant, "err", err)
+		}
+		for j, i := range askIdx {
+			res[i].duplicate = err == nil && seen[j]
+		}
+	}
+
+	outs := make([]bus.Outgoing, 0, len(ps))
+	pubIdx := make([]int, 0, len(ps))
+	for i, p := range ps {
+		if !res[i].duplicate {
+			outs, pubIdx = append(outs, p.out), append(pubIdx, i)
+		}
+	}
+	acks, errs := s.pub.PublishAll(ctx, outs)
+	var stored []string
+	for j, i := range pubIdx {
+		if errs[j] != nil {
+			res[i].err = errs[j]
+			s.log.WarnContext(ctx, "publish failed", "tenant", tenant, "event_id", ps[i].eventID, "err", errs[j])
+			continue
+		}
+		res[i].duplicate = acks[j].Duplicate
+		if ps[i].clientID {
+			stored = append(stored, ps[i].eventID)
+		}
+	}
+	if len(stored) > 0 {
+		if err := s.seen.Add(ctx, tenant, stored); err != nil {
+			s.log.WarnContext(ctx, "event ids not recorded; repeats after the stream's duplicate window will be stored again and de-duplicated downstream", "tenant", tenant, "err", err)
+		}
+	}
+	var counts [3]int
+	for _, r := range res {
+		switch {
+		case r.err != nil:
+			counts[2]++
+		case r.duplicate:
+			counts[1]++
+		default:
+			counts[0]++
+		}
+	}
+	s.count(ctx, kind, "accepted", counts[0])
+	s.count(ctx, kind, "duplicate", counts[1])
+	s.count(ctx, kind, "unavailable", counts[2])
+	return res
+}
+
+func (s *Service) count(ctx context.Context, kind, outcome string, n int) {
+	if n > 0 {
+		s.events.Add(ctx, int64(n), metric.WithAttributes(attribute.String("kind", kind), attribute.String("outcome", outcome)))
+	}
+}
+
+func unavailableStatus(err error) *status.Status {
+	return status.New(codes.Unavailable, "event not stored, retry: "+err.Error())
+}
+
+func unavailable(err error) error { return unavailableStatus(err).Err() }

@@ -1,0 +1,121 @@
+// Package app assembles the intake service from its configuration: Redis,
+// NATS, the FEEDBACK stream and the gRPC server. Tests build it in-process.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
+
+	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/config"
+	"github.com/feedloop/feedloop/pkg/grpcx"
+	"github.com/feedloop/feedloop/pkg/redisx"
+	"github.com/feedloop/feedloop/pkg/telemetry"
+	"github.com/feedloop/feedloop/services/intake/internal/admit"
+	"github.com/feedloop/feedloop/services/intake/internal/api"
+	"github.com/feedloop/feedloop/services/intake/internal/store"
+)
+
+// Config is everything intake needs.
+type Config struct {
+	GRPC      grpcx.Config
+	Bus       bus.Config
+	Redis     redisx.Config
+	Telemetry telemetry.Config
+	Policy    admit.Policy
+	// DedupTTL is how long event ids are remembered.
+	DedupTTL time.Duration
+}
+
+// ConfigFromEnv reads the shared settings plus FEEDLOOP_INTAKE_DEDUP_TTL
+// (48h, at least 24h), FEEDLOOP_INTAKE_MAX_EVENT_AGE (8760h: a year) and
+// FEEDLOOP_INTAKE_MAX_CLOCK_SKEW (5m).
+func ConfigFromEnv(env *config.Env, version string) Config {
+	c := Config{
+		GRPC:      grpcx.ConfigFromEnv(env, ":8081"),
+		Bus:       bus.ConfigFromEnv(env),
+		Redis:     redisx.ConfigFromEnv(env),
+		Telemetry: telemetry.ConfigFromEnv(env, "intake", version, ":9091"),
+		Policy: admit.Policy{
+			MaxAge:  env.Duration("FEEDLOOP_INTAKE_MAX_EVENT_AGE", 365*24*time.Hour),
+			MaxSkew: env.Duration("FEEDLOOP_INTAKE_MAX_CLOCK_SKEW", 5*time.Minute),
+		},
+		DedupTTL: env.Duration("FEEDLOOP_INTAKE_DEDUP_TTL", 48*time.Hour),
+	}
+	if c.DedupTTL < 24*time.Hour {
+		env.Fail("FEEDLOOP_INTAKE_DEDUP_TTL", "must be at least 24h, got %s", c.DedupTTL)
+	}
+	if c.Policy.MaxAge <= 0 || c.Policy.MaxSkew < 0 {
+		env.Fail("FEEDLOOP_INTAKE_MAX_EVENT_AGE", "and FEEDLOOP_INTAKE_MAX_CLOCK_SKEW must be positive")
+	}
+	return c
+}
+
+// App is a running intake service.
+type App struct {
+	srv *grpcx.Server
+	nc  *nats.Conn
+	rdb *redis.Client
+	log *slog.Logger
+}
+
+// New connects to Redis and NATS, makes sure the FEEDBACK stream exists, and
+// builds the gRPC server.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	rdb, err := redisx.New(ctx, cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	nc, js, err := bus.Connect(ctx, cfg.Bus, "feedloop-intake", log)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	a := &App{nc: nc, rdb: rdb, log: log}
+	if _, err := bus.EnsureStream(ctx, js, cfg.Bus, bus.FeedbackStream); err != nil {
+		a.close()
+		return nil, err
+	}
+	valid, err := grpcx.NewValidator()
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	svc, err := api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, cfg.Policy, log)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.srv, err = grpcx.New(cfg.GRPC, log, svc.Check); err != nil {
+		a.close()
+		return nil, fmt.Errorf("grpc server: %w", err)
+	}
+	intakev1.RegisterIntakeServiceServer(a.srv.GRPC, svc)
+	return a, nil
+}
+
+func (a *App) close() {
+	if err := a.nc.Drain(); err != nil {
+		a.log.Warn("nats drain", "err", err)
+	}
+	_ = a.rdb.Close()
+}
+
+// Listen opens the gRPC address.
+func (a *App) Listen() (net.Listener, error) { return a.srv.Listen() }
+
+// Run serves on ln until ctx ends, then shuts down in order: health
+// NOT_SERVING, finish in-flight calls, drain NATS, close Redis.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	err := a.srv.Run(ctx, ln)
+	a.close()
+	return err
+}
