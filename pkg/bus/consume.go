@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
@@ -54,6 +55,20 @@ func Permanent(err error) error { return permanentError{err} }
 
 // IsPermanent reports whether err was marked Permanent.
 func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+// Decode reads m's payload into into, which must be the message type its
+// ce-type header names. A message that does not decode can never be
+// processed: the error is Permanent, so it goes to the dead-letter stream.
+func Decode(m *Message, into proto.Message) error {
+	want := string(into.ProtoReflect().Descriptor().FullName())
+	if got := m.Header.Get(HeaderType); got != want {
+		return Permanent(fmt.Errorf("decode %s: ce-type is %q, want %q", m.Subject, got, want))
+	}
+	if err := proto.Unmarshal(m.Data, into); err != nil {
+		return Permanent(fmt.Errorf("decode %s as %s: %w", m.Subject, want, err))
+	}
+	return nil
+}
 
 // ConsumerSpec names a durable consumer on a stream.
 type ConsumerSpec struct {

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/time/rate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -34,44 +37,59 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// Check adds request checks that protovalidate rules cannot express (they
-// need configuration or the clock). It returns the violations of req, or nil;
-// they are reported together with the rule violations.
-type Check func(req proto.Message) []*FieldViolation
+// Validate returns every problem with a request message, or nil.
+type Validate func(req proto.Message) []*FieldViolation
+
+// Option adjusts a Server.
+type Option func(*Server)
+
+// WithValidation replaces the default request validation (each message's
+// protovalidate rules, after a UTF-8 check of every string), for a service
+// that checks more than its protos can say or must check faster.
+func WithValidation(v Validate) Option { return func(s *Server) { s.validateReq = v } }
 
 // Server is a gRPC server with feedloop's standard assembly. Register the
 // service's handlers on GRPC, then call Serve.
 type Server struct {
-	GRPC   *grpc.Server
-	health *health.Server
-	cfg    Config
-	log    *slog.Logger
-	valid  *Validator
-	checks []Check
-	limits map[[sha256.Size]byte]*rate.Limiter
+	GRPC        *grpc.Server
+	health      *health.Server
+	cfg         Config
+	log         *slog.Logger
+	validateReq Validate
+	limits      map[[sha256.Size]byte]*rate.Limiter
+	invalid     metric.Int64Counter
 }
 
-// New builds the server. checks run after the protovalidate rules, on every
-// request message.
-func New(cfg Config, log *slog.Logger, checks ...Check) (*Server, error) {
-	valid, err := NewValidator()
+// New builds the server.
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	invalid, err := otel.Meter("github.com/feedloop/feedloop/pkg/grpcx").Int64Counter("feedloop.rpc.invalid_requests",
+		metric.WithDescription("Requests rejected as invalid (INVALID_ARGUMENT), by method."))
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		health: health.NewServer(),
-		cfg:    cfg,
-		log:    log,
-		valid:  valid,
-		checks: checks,
-		limits: map[[sha256.Size]byte]*rate.Limiter{},
+		health:  health.NewServer(),
+		cfg:     cfg,
+		log:     log,
+		limits:  map[[sha256.Size]byte]*rate.Limiter{},
+		invalid: invalid,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.validateReq == nil {
+		v, err := NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		s.validateReq = func(req proto.Message) []*FieldViolation { return v.Violations(req, "") }
 	}
 	if cfg.RateLimit > 0 {
 		for k := range cfg.Keys {
 			s.limits[k] = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 		}
 	}
-	opts := []grpc.ServerOption{
+	sopts := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(s.unaryRecover, s.unaryGuard),
 		grpc.ChainStreamInterceptor(s.streamRecover, s.streamGuard),
@@ -88,9 +106,9 @@ func New(cfg Config, log *slog.Logger, checks ...Check) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
-	s.GRPC = grpc.NewServer(opts...)
+	s.GRPC = grpc.NewServer(sopts...)
 	healthpb.RegisterHealthServer(s.GRPC, s.health)
 	reflection.Register(s.GRPC)
 	return s, nil
@@ -215,16 +233,13 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	return WithTenant(ctx, tenant), nil
 }
 
-func (s *Server) validate(req any) error {
+func (s *Server) validate(ctx context.Context, method string, req any) error {
 	msg, ok := req.(proto.Message)
 	if !ok {
 		return nil
 	}
-	v := s.valid.Violations(msg, "")
-	for _, c := range s.checks {
-		v = append(v, c(msg)...)
-	}
-	if len(v) > 0 {
+	if v := s.validateReq(msg); len(v) > 0 {
+		s.invalid.Add(ctx, 1, metric.WithAttributes(attribute.String("rpc.method", method)))
 		return InvalidArgument(v).Err()
 	}
 	return nil
@@ -239,7 +254,7 @@ func (s *Server) unaryGuard(ctx context.Context, req any, info *grpc.UnaryServer
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validate(req); err != nil {
+	if err := s.validate(ctx, info.FullMethod, req); err != nil {
 		return nil, err
 	}
 	return h(ctx, req)
@@ -258,8 +273,9 @@ func (s *Server) unaryRecover(ctx context.Context, req any, info *grpc.UnaryServ
 // guardedStream carries the caller's tenant and validates each request.
 type guardedStream struct {
 	grpc.ServerStream
-	ctx context.Context
-	s   *Server
+	ctx    context.Context
+	s      *Server
+	method string
 }
 
 func (w *guardedStream) Context() context.Context { return w.ctx }
@@ -268,7 +284,7 @@ func (w *guardedStream) RecvMsg(m any) error {
 	if err := w.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return w.s.validate(m)
+	return w.s.validate(w.ctx, w.method, m)
 }
 
 // streamGuard authenticates the caller and validates every request message.
@@ -280,7 +296,7 @@ func (s *Server) streamGuard(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	if err != nil {
 		return err
 	}
-	return h(srv, &guardedStream{ServerStream: ss, ctx: ctx, s: s})
+	return h(srv, &guardedStream{ServerStream: ss, ctx: ctx, s: s, method: info.FullMethod})
 }
 
 func (s *Server) streamRecover(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {

@@ -102,7 +102,7 @@ func invalidUTF8(m protoreflect.Message, prefix string, out []*FieldViolation) [
 			val.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
 				key := k.String()
 				if fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key) {
-					out = append(out, &FieldViolation{Field: path, Description: "keys " + desc})
+					out = append(out, &FieldViolation{Field: path, Reason: "utf8", Description: "keys " + desc})
 					return true
 				}
 				elem := path + "[" + strconv.Quote(key) + "]"
@@ -126,7 +126,7 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path stri
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		if !utf8.ValidString(v.String()) {
-			out = append(out, &FieldViolation{Field: path, Description: "must be valid UTF-8"})
+			out = append(out, &FieldViolation{Field: path, Reason: "utf8", Description: "must be valid UTF-8"})
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		out = invalidUTF8(v.Message(), path, out)

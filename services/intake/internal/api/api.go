@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
@@ -42,39 +41,26 @@ type Service struct {
 
 	pub    Publisher
 	seen   SeenStore
-	valid  *grpcx.Validator
-	policy admit.Policy
+	valid  admit.Validator
 	log    *slog.Logger
-	now    func() time.Time
 	events metric.Int64Counter
 }
 
-// New returns the service.
-func New(pub Publisher, seen SeenStore, valid *grpcx.Validator, policy admit.Policy, log *slog.Logger) (*Service, error) {
+// New returns the service. The server must validate requests with
+// valid.Violations (grpcx.WithValidation); batch items are validated here.
+func New(pub Publisher, seen SeenStore, valid admit.Validator, log *slog.Logger) (*Service, error) {
 	events, err := otel.Meter("github.com/feedloop/feedloop/services/intake").Int64Counter("feedloop.intake.events",
 		metric.WithDescription("Events handled by intake, by kind and outcome (accepted, duplicate, invalid, unavailable)."))
 	if err != nil {
 		return nil, err
 	}
-	return &Service{pub: pub, seen: seen, valid: valid, policy: policy, log: log, now: time.Now, events: events}, nil
-}
-
-// Check adds the event-time checks to the proto rules that the server runs
-// on SubmitFeedback and RecordActivity requests (a grpcx.Check).
-func (s *Service) Check(req proto.Message) []*grpcx.FieldViolation {
-	switch r := req.(type) {
-	case *intakev1.SubmitFeedbackRequest:
-		return s.policy.CheckTime(r.GetFeedback().GetOccurredAt(), s.now(), "feedback.occurred_at")
-	case *intakev1.RecordActivityRequest:
-		return s.policy.CheckTime(r.GetActivity().GetOccurredAt(), s.now(), "activity.occurred_at")
-	}
-	return nil
+	return &Service{pub: pub, seen: seen, valid: valid, log: log, events: events}, nil
 }
 
 // SubmitFeedback stores one feedback event (already validated by the server).
 func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedbackRequest) (*intakev1.SubmitFeedbackResponse, error) {
 	tenant := grpcx.Tenant(ctx)
-	p := s.feedback(tenant, req.Feedback, s.now())
+	p := s.feedback(tenant, req.Feedback, s.valid.Now())
 	res := s.store(ctx, tenant, "feedback", []pending{p})[0]
 	if res.err != nil {
 		return nil, unavailable(res.err)
@@ -87,16 +73,14 @@ func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedba
 // acknowledgements.
 func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitFeedbackBatchRequest) (*intakev1.SubmitFeedbackBatchResponse, error) {
 	tenant := grpcx.Tenant(ctx)
-	now := s.now()
+	now := s.valid.Now()
 	resp := &intakev1.SubmitFeedbackBatchResponse{Results: make([]*intakev1.SubmitFeedbackResult, len(req.Items))}
 	ps := make([]pending, 0, len(req.Items))
 	idx := make([]int, 0, len(req.Items))
 	for i, item := range req.Items {
 		resp.Results[i] = &intakev1.SubmitFeedbackResult{Index: int32(i)}
 		prefix := "items[" + strconv.Itoa(i) + "]"
-		v := s.valid.Violations(item, prefix)
-		v = append(v, s.policy.CheckTime(item.GetOccurredAt(), now, prefix+".occurred_at")...)
-		if len(v) > 0 {
+		if v := s.valid.Feedback(item, prefix, now); len(v) > 0 {
 			resp.Results[i].Error = grpcx.InvalidArgument(v).Proto()
 			resp.RejectedCount++
 			continue
@@ -125,7 +109,7 @@ func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitF
 // RecordActivity stores one purchase or support contact.
 func (s *Service) RecordActivity(ctx context.Context, req *intakev1.RecordActivityRequest) (*intakev1.RecordActivityResponse, error) {
 	tenant := grpcx.Tenant(ctx)
-	a, now := req.Activity, s.now()
+	a, now := req.Activity, s.valid.Now()
 	clientID := admit.Complete(&a.EventId, &a.OccurredAt, now)
 	p := pending{eventID: a.EventId, clientID: clientID, out: bus.Outgoing{
 		Subject: bus.Subject(bus.ActivityReceived, tenant),

@@ -84,17 +84,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.close()
 		return nil, err
 	}
-	valid, err := grpcx.NewValidator()
+	fallback, err := grpcx.NewValidator()
 	if err != nil {
 		a.close()
 		return nil, err
 	}
-	svc, err := api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, cfg.Policy, log)
+	valid := admit.Validator{Policy: cfg.Policy, Now: time.Now, Fallback: fallback}
+	svc, err := api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, log)
 	if err != nil {
 		a.close()
 		return nil, err
 	}
-	if a.srv, err = grpcx.New(cfg.GRPC, log, svc.Check); err != nil {
+	if a.srv, err = grpcx.New(cfg.GRPC, log, grpcx.WithValidation(valid.Violations)); err != nil {
 		a.close()
 		return nil, fmt.Errorf("grpc server: %w", err)
 	}

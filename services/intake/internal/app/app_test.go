@@ -41,7 +41,7 @@ type harness struct {
 }
 
 // start runs intake in-process against a real JetStream and a real Redis.
-func start(t *testing.T) *harness {
+func start(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{nats: testkit.StartJetStream(t), redis: testkit.StartRedis(t)}
 	env := config.FromMap(map[string]string{
@@ -105,7 +105,7 @@ func feedback(id string) *intakev1.Feedback {
 }
 
 // stored returns every message in the FEEDBACK stream.
-func (h *harness) stored(t *testing.T) []*jetstream.RawStreamMsg {
+func (h *harness) stored(t testing.TB) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx := context.Background()
 	st, err := h.js.Stream(ctx, "FEEDBACK")

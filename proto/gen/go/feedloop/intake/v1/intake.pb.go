@@ -1281,16 +1281,16 @@ var File_feedloop_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_feedloop_intake_v1_intake_proto_rawDesc = "" +
 	"\n" +
-	"\x1ffeedloop/intake/v1/intake.proto\x12\x12feedloop.intake.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xd7\b\n" +
+	"\x1ffeedloop/intake/v1/intake.proto\x12\x12feedloop.intake.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xc2\b\n" +
 	"\bFeedback\x12L\n" +
-	"\bevent_id\x18\x01 \x01(\tB1\xbaH.r,2*^$|^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\aeventId\x12R\n" +
+	"\bevent_id\x18\x01 \x01(\tB1\xbaH.\xd8\x01\x01r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\aeventId\x12R\n" +
 	"\vcustomer_id\x18\x02 \x01(\tB1\xbaH.\xc8\x01\x01r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\x12;\n" +
 	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12B\n" +
-	"\achannel\x18\x04 \x01(\x0e2\x1b.feedloop.intake.v1.ChannelB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\achannel\x12<\n" +
+	"\achannel\x18\x04 \x01(\x0e2\x1b.feedloop.intake.v1.ChannelB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\achannel\x12'\n" +
 	"\n" +
-	"touchpoint\x18\x05 \x01(\tB\x1c\xbaH\x19r\x17\x18@2\x13^[^\\x00-\\x1f\\x7f]*$R\n" +
+	"touchpoint\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
 	"touchpoint\x12 \n" +
 	"\x03nps\x18\x06 \x01(\x05B\x0e\xbaH\x06\x1a\x04\x18\n" +
 	"(\x00\xaa\x01\x02\b\x01R\x03nps\x12\"\n" +
@@ -1323,7 +1323,7 @@ const file_feedloop_intake_v1_intake_proto_rawDesc = "" +
 	"\aComment\x12\x1e\n" +
 	"\x04text\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x04text\x12I\n" +
-	"\blanguage\x18\x02 \x01(\tB-\xbaH*r(2&^$|^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$R\blanguage\"\x87\x01\n" +
+	"\blanguage\x18\x02 \x01(\tB-\xbaH*\xd8\x01\x01r%2#^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$R\blanguage\"\x87\x01\n" +
 	"\tComplaint\x12N\n" +
 	"\bcategory\x18\x01 \x01(\x0e2%.feedloop.intake.v1.ComplaintCategoryB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12*\n" +
 	"\vdescription\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\"Y\n" +
@@ -1356,7 +1356,7 @@ const file_feedloop_intake_v1_intake_proto_rawDesc = "" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12(\n" +
 	"\x05error\x18\x04 \x01(\v2\x12.google.rpc.StatusR\x05error\"\x94\x05\n" +
 	"\bActivity\x12L\n" +
-	"\bevent_id\x18\x01 \x01(\tB1\xbaH.r,2*^$|^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\aeventId\x12R\n" +
+	"\bevent_id\x18\x01 \x01(\tB1\xbaH.\xd8\x01\x01r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\aeventId\x12R\n" +
 	"\vcustomer_id\x18\x02 \x01(\tB1\xbaH.\xc8\x01\x01r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\x12;\n" +
 	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
