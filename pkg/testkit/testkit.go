@@ -4,13 +4,13 @@
 package testkit
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,6 +71,7 @@ type Redis struct {
 	URL    string
 	Client *redis.Client
 	cmd    *exec.Cmd
+	stop   sync.Once
 }
 
 // StartRedis starts redis-server on a unix socket in a private temporary
@@ -98,22 +99,20 @@ func StartRedis(tb testing.TB) *Redis {
 		"--appendonly", "no",
 		"--loglevel", "warning",
 	)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
+	var out bytes.Buffer // shown only when the test fails
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start redis-server: %v", err)
 	}
-	go drain(stderr)
 	r := &Redis{URL: "unix://" + sock, cmd: cmd}
 	tb.Cleanup(func() {
 		if r.Client != nil {
 			r.Client.Close()
 		}
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		r.Stop()
+		if tb.Failed() {
+			tb.Logf("redis-server output:\n%s", out.String())
+		}
 		os.RemoveAll(dir)
 	})
 	r.Client = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
@@ -132,13 +131,8 @@ func StartRedis(tb testing.TB) *Redis {
 
 // Stop kills the server, to simulate an outage.
 func (r *Redis) Stop() {
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-}
-
-func drain(f interface{ Read([]byte) (int, error) }) {
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fmt.Fprintln(os.Stderr, "redis-server:", s.Text())
-	}
+	r.stop.Do(func() {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
 }

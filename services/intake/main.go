@@ -5,14 +5,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
+	"log/slog"
 
 	"github.com/feedloop/feedloop/pkg/config"
-	"github.com/feedloop/feedloop/pkg/telemetry"
+	"github.com/feedloop/feedloop/pkg/service"
 	"github.com/feedloop/feedloop/services/intake/internal/app"
 )
 
@@ -20,39 +16,19 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "intake:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	env := config.FromOS()
-	cfg := app.ConfigFromEnv(env, version)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	tel, err := telemetry.Setup(ctx, cfg.Telemetry)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(flush)
-	}()
-
-	a, err := app.New(ctx, cfg, tel.Logger)
-	if err != nil {
-		return err
-	}
-	ln, err := a.Listen()
-	if err != nil {
-		return err
-	}
-	tel.Logger.Info("intake started", "version", version)
-	return a.Run(ctx, ln)
+	service.Main("intake", version, ":9091", func(ctx context.Context, env *config.Env, log *slog.Logger) error {
+		cfg := app.ConfigFromEnv(env)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		ln, err := a.Listen()
+		if err != nil {
+			return err
+		}
+		return a.Run(ctx, ln)
+	})
 }

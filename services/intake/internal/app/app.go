@@ -18,7 +18,6 @@ import (
 	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/grpcx"
 	"github.com/feedloop/feedloop/pkg/redisx"
-	"github.com/feedloop/feedloop/pkg/telemetry"
 	"github.com/feedloop/feedloop/services/intake/internal/admit"
 	"github.com/feedloop/feedloop/services/intake/internal/api"
 	"github.com/feedloop/feedloop/services/intake/internal/store"
@@ -26,11 +25,10 @@ import (
 
 // Config is everything intake needs.
 type Config struct {
-	GRPC      grpcx.Config
-	Bus       bus.Config
-	Redis     redisx.Config
-	Telemetry telemetry.Config
-	Policy    admit.Policy
+	GRPC   grpcx.Config
+	Bus    bus.Config
+	Redis  redisx.Config
+	Policy admit.Policy
 	// DedupTTL is how long event ids are remembered.
 	DedupTTL time.Duration
 }
@@ -38,12 +36,11 @@ type Config struct {
 // ConfigFromEnv reads the shared settings plus FEEDLOOP_INTAKE_DEDUP_TTL
 // (48h, at least 24h), FEEDLOOP_INTAKE_MAX_EVENT_AGE (8760h: a year) and
 // FEEDLOOP_INTAKE_MAX_CLOCK_SKEW (5m).
-func ConfigFromEnv(env *config.Env, version string) Config {
+func ConfigFromEnv(env *config.Env) Config {
 	c := Config{
-		GRPC:      grpcx.ConfigFromEnv(env, ":8081"),
-		Bus:       bus.ConfigFromEnv(env),
-		Redis:     redisx.ConfigFromEnv(env),
-		Telemetry: telemetry.ConfigFromEnv(env, "intake", version, ":9091"),
+		GRPC:  grpcx.ConfigFromEnv(env, ":8081"),
+		Bus:   bus.ConfigFromEnv(env),
+		Redis: redisx.ConfigFromEnv(env),
 		Policy: admit.Policy{
 			MaxAge:  env.Duration("FEEDLOOP_INTAKE_MAX_EVENT_AGE", 365*24*time.Hour),
 			MaxSkew: env.Duration("FEEDLOOP_INTAKE_MAX_CLOCK_SKEW", 5*time.Minute),

@@ -53,7 +53,7 @@ func start(t testing.TB) *harness {
 		"FEEDLOOP_API_KEYS":             keyA + "=tenant-a," + keyB + "=tenant-b",
 		"FEEDLOOP_GRPC_MAX_RECV_BYTES":  "65536",
 	})
-	cfg := app.ConfigFromEnv(env, "test")
+	cfg := app.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
 		t.Fatal(err)
 	}
