@@ -179,4 +179,3 @@ func CheckLifecycle(tb testing.TB, bin, service string, grace time.Duration, env
 		tb.Fatalf("exit code after SIGTERM = %d, want 0 within %s", code, grace)
 	}
 }
-

@@ -1,0 +1,79 @@
+# feedloop — one Makefile for the whole workspace. `make help` lists targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN      := $(CURDIR)/.bin
+SERVICES := intake scoring segmentation alerting
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 10s
+# Tools are pinned in scripts/tools/go.mod and built once into .bin/.
+TOOLS := github.com/bufbuild/buf/cmd/buf \
+	google.golang.org/protobuf/cmd/protoc-gen-go \
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	github.com/nats-io/nats-server/v2 \
+	github.com/fullstorydev/grpcurl/cmd/grpcurl \
+	golang.org/x/perf/cmd/benchstat
+
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.tools: scripts/tools/go.mod scripts/tools/go.sum
+	@mkdir -p $(BIN)
+	cd scripts/tools && GOWORK=off go build -o $(BIN)/ $(TOOLS)
+	@touch $@
+
+.PHONY: tools
+tools: $(BIN)/.tools ## build the pinned tools (buf, protoc plugins, nats-server, grpcurl, benchstat) into .bin/
+
+.PHONY: generate
+generate: tools ## regenerate Go code from the protos
+	cd proto && buf generate
+
+.PHONY: check-generated
+check-generated: generate ## fail when generated code is not up to date
+	@if [ -n "$$(git status --porcelain -- proto/gen)" ]; then \
+		git status --short -- proto/gen; \
+		echo "generated code is out of date: run 'make generate' and commit proto/gen" >&2; exit 1; fi
+
+.PHONY: lint
+lint: tools ## buf lint, buf breaking (against main), gofmt, go vet
+	cd proto && buf lint
+	@if git rev-parse -q --verify main >/dev/null && [ -n "$$(git ls-tree -d main proto 2>/dev/null)" ]; then \
+		cd proto && buf breaking --against '../.git#branch=main,subdir=proto'; fi
+	@files=$$(git ls-files '*.go' | grep -v '^proto/gen/' | xargs gofmt -l); \
+		if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
+	go vet work
+
+.PHONY: test
+test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each fuzz target for FUZZTIME
+	go test -race -count=1 -timeout 20m work
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=5m)
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/pkg/bus
+	go test -run '^$$' -fuzz '^FuzzValidatorMatchesProtovalidate$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/intake/internal/admit
+
+.PHONY: bench
+bench: tools ## intake benchmarks, 6 runs, summarised by benchstat
+	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
+	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
+	benchstat .bin/bench-intake.txt .bin/bench-cpu.txt
+
+.PHONY: build
+build: ## build the service binaries into .bin/
+	@mkdir -p $(BIN)
+	for s in $(SERVICES); do \
+		(cd services/$$s && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/$$s .); done
+
+.PHONY: run
+run: build ## start NATS, Redis and the services locally (scripts/dev.sh)
+	scripts/dev.sh
+
+.PHONY: clean
+clean: ## remove built binaries and local data (.bin, .data)
+	rm -rf $(BIN) .data

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs feedloop on one machine, as separate processes: nats-server with
+# JetStream, redis-server with AOF, and the four services with the dev API key.
+# Data lives in $FEEDLOOP_DATA_DIR (default .data/), so a second run resumes
+# where the first stopped. Ctrl-C stops everything in order: the services
+# first (intake stops taking calls, the consumers drain), then Redis (which
+# flushes its AOF), then NATS.
+#
+# Ports (defaults): NATS_PORT 4222, REDIS_PORT 6380, INTAKE_PORT 8081,
+# SCORING_PORT 8082, SEGMENTATION_PORT 8083, ALERTING_PORT 8084; each
+# service's /metrics is on its port + 1010 (9091...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+BIN=$PWD/.bin
+DATA=${FEEDLOOP_DATA_DIR:-$PWD/.data}
+NATS_PORT=${NATS_PORT:-4222}
+REDIS_PORT=${REDIS_PORT:-6380}
+declare -A PORT=(
+  [intake]=${INTAKE_PORT:-8081} [scoring]=${SCORING_PORT:-8082}
+  [segmentation]=${SEGMENTATION_PORT:-8083} [alerting]=${ALERTING_PORT:-8084}
+)
+SERVICES=(intake scoring segmentation alerting)
+mkdir -p "$DATA/nats" "$DATA/redis"
+
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports=("$NATS_PORT" "$REDIS_PORT")
+for s in "${SERVICES[@]}"; do ports+=("${PORT[$s]}" $((PORT[$s] + 1010))); done
+for p in "${ports[@]}"; do
+  if in_use "$p"; then
+    echo "dev: port $p is already in use; stop what uses it or choose other ports (see the top of scripts/dev.sh)" >&2
+    exit 1
+  fi
+done
+
+# Each process's output gets a coloured name prefix. Children run in their
+# own session (setsid) so Ctrl-C reaches only this script, which then stops
+# them in order.
+colour=31
+declare -A PID
+start() {
+  local name=$1; shift
+  local tag
+  tag=$(printf '\033[%dm%-12s\033[0m' "$colour" "$name")
+  colour=$((colour == 36 ? 31 : colour + 1))
+  setsid "$@" > >(sed -u "s/^/$tag /") 2>&1 &
+  PID[$name]=$!
+}
+
+wait_for() { # name, check command...
+  local name=$1; shift
+  for _ in $(seq 1 150); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "${PID[$name]}" 2>/dev/null; then echo "dev: $name exited during start-up" >&2; return 1; fi
+    sleep 0.2
+  done
+  echo "dev: $name did not become ready in 30s" >&2
+  return 1
+}
+
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  echo "dev: stopping"
+  for s in intake scoring segmentation alerting; do
+    [ -n "${PID[$s]:-}" ] && kill -TERM "${PID[$s]}" 2>/dev/null || true
+  done
+  for s in intake scoring segmentation alerting; do
+    [ -n "${PID[$s]:-}" ] && wait "${PID[$s]}" 2>/dev/null || true
+  done
+  [ -n "${PID[redis]:-}" ] && { redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill -TERM "${PID[redis]}" 2>/dev/null || true; wait "${PID[redis]}" 2>/dev/null || true; }
+  [ -n "${PID[nats]:-}" ] && { kill -TERM "${PID[nats]}" 2>/dev/null || true; wait "${PID[nats]}" 2>/dev/null || true; }
+  echo "dev: stopped; data kept in $DATA"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+start nats "$BIN/nats-server" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA/nats"
+start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes --appendfsync everysec --save ""
+wait_for nats bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT"
+wait_for redis redis-cli -p "$REDIS_PORT" ping
+
+export FEEDLOOP_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export FEEDLOOP_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export FEEDLOOP_API_KEYS="${FEEDLOOP_API_KEYS:-feedloop-dev-key=demo}"
+export FEEDLOOP_LOG_FORMAT="${FEEDLOOP_LOG_FORMAT:-text}"
+for s in "${SERVICES[@]}"; do
+  FEEDLOOP_GRPC_ADDR="127.0.0.1:${PORT[$s]}" FEEDLOOP_METRICS_ADDR="127.0.0.1:$((PORT[$s] + 1010))" \
+    start "$s" "$BIN/$s"
+  wait_for "$s" "$BIN/grpcurl" -plaintext "127.0.0.1:${PORT[$s]}" grpc.health.v1.Health/Check
+done
+
+cat <<MSG
+dev: feedloop is running (data in $DATA). Submit feedback:
+  .bin/grpcurl -plaintext -H 'authorization: Bearer feedloop-dev-key' \\
+    -d '{"feedback":{"customer_id":"c-1","channel":"CHANNEL_WEB","nps":3,"comment":{"text":"送货太慢了"}}}' \\
+    127.0.0.1:${PORT[intake]} feedloop.intake.v1.IntakeService/SubmitFeedback
+dev: Ctrl-C stops everything.
+MSG
+wait -n "${PID[@]}" || true
+echo "dev: a process exited; stopping the rest" >&2
+exit 1
