@@ -241,7 +241,16 @@ func publishN(t *testing.T, e env, n int) {
 
 func TestConsumeMicroBatches(t *testing.T) {
 	e := setup(t)
-	publishN(t, e, 500)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	traced := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true,
+	}))
+	if _, err := e.pub.Publish(traced, feedback("acme", "traced")); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, e, 499)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	largest := 0
@@ -250,7 +259,12 @@ func TestConsumeMicroBatches(t *testing.T) {
 		defer mu.Unlock()
 		largest = max(largest, len(msgs))
 		for _, m := range msgs {
-			seen[m.Header.Get("Nats-Msg-Id")]++
+			id := m.Header.Get("Nats-Msg-Id")
+			seen[id]++
+			// The publisher's trace continues in the consumer.
+			if got := trace.SpanContextFromContext(m.Ctx).TraceID(); (id == "acme/traced") != (got == traceID) {
+				t.Errorf("%s: trace id %s in the handler's context", id, got)
+			}
 		}
 		return make([]error, len(msgs))
 	})

@@ -193,12 +193,6 @@ func Tenant(ctx context.Context) string {
 	return t
 }
 
-// WithTenant returns ctx as seen by a handler after authentication; for
-// calling handlers directly in tests and benchmarks.
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
-}
-
 // public methods need no API key: probes and tooling.
 func public(method string) bool {
 	return strings.HasPrefix(method, "/grpc.health.v1.Health/") ||
@@ -230,7 +224,7 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 			return nil, st.Err()
 		}
 	}
-	return WithTenant(ctx, tenant), nil
+	return context.WithValue(ctx, tenantKey{}, tenant), nil
 }
 
 func (s *Server) validate(ctx context.Context, method string, req any) error {

@@ -3,7 +3,9 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,9 +107,6 @@ func (p *Process) Stop(grace time.Duration) int {
 	}
 }
 
-// Output is what the process printed so far.
-func (p *Process) Output() string { return p.out.String() }
-
 // WaitServing waits until the gRPC server at addr reports SERVING for
 // service ("" for the server as a whole).
 func WaitServing(tb testing.TB, addr, service string, timeout time.Duration) {
@@ -135,15 +134,16 @@ func WaitServing(tb testing.TB, addr, service string, timeout time.Duration) {
 
 // CheckLifecycle runs a service binary as production does and checks the
 // contract every service keeps: it serves gRPC health (SERVING for service)
-// and reflection without an API key, and on SIGTERM exits 0 within grace.
+// and reflection without an API key, Prometheus metrics on /metrics, and on
+// SIGTERM exits 0 within grace.
 // env adds settings (dependencies' addresses); the gRPC and metrics addresses
 // and the dev API key are set here.
 func CheckLifecycle(tb testing.TB, bin, service string, grace time.Duration, env ...string) {
 	tb.Helper()
-	addr := FreeAddr(tb)
+	addr, metricsAddr := FreeAddr(tb), FreeAddr(tb)
 	p := Start(tb, bin, append([]string{
 		"FEEDLOOP_GRPC_ADDR=" + addr,
-		"FEEDLOOP_METRICS_ADDR=" + FreeAddr(tb),
+		"FEEDLOOP_METRICS_ADDR=" + metricsAddr,
 		"FEEDLOOP_API_KEYS=feedloop-dev-key=demo",
 	}, env...)...)
 	WaitServing(tb, addr, service, 30*time.Second)
@@ -174,6 +174,16 @@ func CheckLifecycle(tb testing.TB, bin, service string, grace time.Duration, env
 		}
 	}
 	_ = stream.CloseSend()
+
+	resp2, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		tb.Fatalf("metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("go_goroutines")) {
+		tb.Errorf("GET /metrics = %d, %.200s", resp2.StatusCode, body)
+	}
 
 	if code := p.Stop(grace); code != 0 {
 		tb.Fatalf("exit code after SIGTERM = %d, want 0 within %s", code, grace)
