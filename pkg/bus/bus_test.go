@@ -66,6 +66,17 @@ func feedback(tenant, id string) bus.Outgoing {
 	}
 }
 
+// traced returns a context carrying a remote span, as a gRPC handler's
+// context does, with the W3C propagator installed as telemetry.Setup does.
+func traced() (context.Context, trace.TraceID) {
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true,
+	})), traceID
+}
+
 func TestEnsureStreamIsIdempotent(t *testing.T) {
 	e := setup(t)
 	st, err := bus.EnsureStream(context.Background(), e.js, e.cfg, bus.FeedbackStream)
@@ -80,12 +91,7 @@ func TestEnsureStreamIsIdempotent(t *testing.T) {
 
 func TestPublishSetsHeadersAndDeduplicates(t *testing.T) {
 	e := setup(t)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true,
-	}))
+	ctx, _ := traced()
 
 	out := feedback("acme", "e1")
 	ack, err := e.pub.Publish(ctx, out)
@@ -241,13 +247,8 @@ func publishN(t *testing.T, e env, n int) {
 
 func TestConsumeMicroBatches(t *testing.T) {
 	e := setup(t)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	traced := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true,
-	}))
-	if _, err := e.pub.Publish(traced, feedback("acme", "traced")); err != nil {
+	ctx, traceID := traced()
+	if _, err := e.pub.Publish(ctx, feedback("acme", "traced")); err != nil {
 		t.Fatal(err)
 	}
 	publishN(t, e, 499)

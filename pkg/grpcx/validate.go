@@ -50,7 +50,7 @@ func (v *Validator) Violations(msg proto.Message, prefix string) []*FieldViolati
 	out := make([]*FieldViolation, 0, len(verr.Violations))
 	for _, viol := range verr.Violations {
 		out = append(out, &FieldViolation{
-			Field:       join(prefix, protovalidate.FieldPathString(viol.Proto.GetField())),
+			Field:       FieldPath(prefix, protovalidate.FieldPathString(viol.Proto.GetField())),
 			Description: viol.Proto.GetMessage(),
 			Reason:      viol.Proto.GetRuleId(),
 		})
@@ -82,7 +82,9 @@ func orMessage(field string) string {
 	return field
 }
 
-func join(prefix, field string) string {
+// FieldPath names field inside the message at prefix, in protovalidate's
+// notation: "feedback" + "comment.text" = "feedback.comment.text".
+func FieldPath(prefix, field string) string {
 	switch {
 	case prefix == "":
 		return field
@@ -96,7 +98,7 @@ func join(prefix, field string) string {
 func invalidUTF8(m protoreflect.Message, prefix string, out []*FieldViolation) []*FieldViolation {
 	const desc = "must be valid UTF-8"
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		path := join(prefix, fd.TextName())
+		path := FieldPath(prefix, fd.TextName())
 		switch {
 		case fd.IsMap():
 			val.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {

@@ -126,7 +126,7 @@ func (v Validator) Feedback(fb *intakev1.Feedback, prefix string, now time.Time)
 	if fb.Nps == nil && fb.Csat == nil && fb.Ces == nil && fb.Servqual == nil && fb.Comment == nil && fb.Complaint == nil {
 		c.add("", "feedback.signal_required", "at least one signal is required: nps, csat, ces, servqual, comment or complaint")
 	}
-	return append(c.out, v.Policy.CheckTime(fb.OccurredAt, now, join(prefix, "occurred_at"))...)
+	return append(c.out, v.Policy.CheckTime(fb.OccurredAt, now, grpcx.FieldPath(prefix, "occurred_at"))...)
 }
 
 // Activity returns every problem with a, naming fields under prefix.
@@ -161,7 +161,7 @@ func (v Validator) Activity(a *intakev1.Activity, prefix string, now time.Time) 
 	if p := a.Purchase; p != nil {
 		c.lenBetween(p.OrderId, 1, 128, "purchase.order_id")
 		if p.Amount == nil {
-			c.out = append(c.out, required(join(prefix, "purchase.amount")))
+			c.out = append(c.out, required(grpcx.FieldPath(prefix, "purchase.amount")))
 		} else {
 			if p.Amount.AmountMinor <= 0 {
 				c.add("purchase.amount", "purchase.amount_positive", "amount must be positive")
@@ -176,7 +176,7 @@ func (v Validator) Activity(a *intakev1.Activity, prefix string, now time.Time) 
 		c.lenBetween(s.Reason, 1, 256, "support_contact.reason")
 	}
 	c.attributes(a.Attributes)
-	return append(c.out, v.Policy.CheckTime(a.OccurredAt, now, join(prefix, "occurred_at"))...)
+	return append(c.out, v.Policy.CheckTime(a.OccurredAt, now, grpcx.FieldPath(prefix, "occurred_at"))...)
 }
 
 // checker collects violations under a path prefix.
@@ -186,21 +186,11 @@ type checker struct {
 }
 
 func (c *checker) add(field, rule, desc string) {
-	c.out = append(c.out, &grpcx.FieldViolation{Field: join(c.prefix, field), Reason: rule, Description: desc})
+	c.out = append(c.out, &grpcx.FieldViolation{Field: grpcx.FieldPath(c.prefix, field), Reason: rule, Description: desc})
 }
 
 func required(field string) *grpcx.FieldViolation {
 	return &grpcx.FieldViolation{Field: field, Reason: "required", Description: "value is required"}
-}
-
-func join(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	}
-	return prefix + "." + field
 }
 
 func (c *checker) utf8(s, field string) {
@@ -228,7 +218,7 @@ func (c *checker) eventID(id string) {
 func (c *checker) customerID(id string) {
 	switch {
 	case id == "":
-		c.out = append(c.out, required(join(c.prefix, "customer_id")))
+		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "customer_id")))
 	case !isID(id):
 		c.add("customer_id", "string.pattern", "must be 1 to 128 letters, digits or ._:@+=~- starting with a letter or digit")
 	}
@@ -237,7 +227,7 @@ func (c *checker) customerID(id string) {
 func (c *checker) channel(ch intakev1.Channel) {
 	switch {
 	case ch == 0:
-		c.out = append(c.out, required(join(c.prefix, "channel")))
+		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "channel")))
 	case intakev1.Channel_name[int32(ch)] == "":
 		c.add("channel", "enum.defined_only", "value must be one of the defined enum values")
 	}
@@ -246,7 +236,7 @@ func (c *checker) channel(ch intakev1.Channel) {
 func (c *checker) complaintCategory(cat intakev1.ComplaintCategory) {
 	switch {
 	case cat == 0:
-		c.out = append(c.out, required(join(c.prefix, "complaint.category")))
+		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "complaint.category")))
 	case intakev1.ComplaintCategory_name[int32(cat)] == "":
 		c.add("complaint.category", "enum.defined_only", "value must be one of the defined enum values")
 	}
