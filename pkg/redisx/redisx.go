@@ -43,6 +43,9 @@ func New(ctx context.Context, cfg Config) (*redis.Client, error) {
 	if cfg.Password != "" {
 		opts.Password = cfg.Password
 	}
+	// A caller's deadline bounds every command, retries included, so a
+	// service can decide how long Redis may hold up a request.
+	opts.ContextTimeoutEnabled = true
 	c := redis.NewClient(opts)
 	if err := errors.Join(
 		redisotel.InstrumentTracing(c, redisotel.WithDBStatement(false)),

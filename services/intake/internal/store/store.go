@@ -10,6 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// opTimeout bounds each call to Redis. The id memory is an optimisation over
+// the stream's own de-duplication, so when Redis is slow or down intake goes
+// on without it rather than holding callers up.
+const opTimeout = 500 * time.Millisecond
+
 // Seen remembers which event ids each tenant has stored.
 type Seen struct {
 	rdb redis.Cmdable
@@ -26,6 +31,8 @@ func key(tenant, id string) string { return "fl:intake:seen:{" + tenant + "/" + 
 // Contains reports, for each id, whether the tenant stored it before. One
 // round trip for all ids.
 func (s *Seen) Contains(ctx context.Context, tenant string, ids []string) ([]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	cmds := make([]*redis.IntCmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
@@ -45,8 +52,11 @@ func (s *Seen) Contains(ctx context.Context, tenant string, ids []string) ([]boo
 
 // Add records the ids as stored. Call it only after the stream acknowledged
 // them: an id recorded for an event that was not stored would turn the
-// client's retry into a false "duplicate".
+// client's retry into a false "duplicate". It completes even if the caller
+// has gone away: the events are stored either way.
 func (s *Seen) Add(ctx context.Context, tenant string, ids []string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
 			p.Set(ctx, key(tenant, id), 1, s.ttl)
