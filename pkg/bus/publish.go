@@ -59,7 +59,7 @@ func NewPublisher(js jetstream.JetStream, source string) *Publisher {
 func (p *Publisher) Publish(ctx context.Context, out Outgoing) (*jetstream.PubAck, error) {
 	ctx, span := p.startSpan(ctx, out)
 	defer span.End()
-	msg, err := p.encode(ctx, out)
+	msg, err := p.encode(ctx, out, p.timeHeader())
 	if err != nil {
 		return nil, endSpan(span, err)
 	}
@@ -78,10 +78,11 @@ func (p *Publisher) PublishAll(ctx context.Context, outs []Outgoing) ([]*jetstre
 	errs := make([]error, len(outs))
 	futures := make([]jetstream.PubAckFuture, len(outs))
 	spans := make([]trace.Span, len(outs))
+	published := p.timeHeader() // one publish, one time
 	for i, out := range outs {
 		var mctx context.Context
 		mctx, spans[i] = p.startSpan(ctx, out)
-		msg, err := p.encode(mctx, out)
+		msg, err := p.encode(mctx, out, published)
 		if err == nil {
 			futures[i], err = p.js.PublishMsgAsync(msg)
 		}
@@ -130,22 +131,26 @@ var (
 	protobufEncoding = []string{contentType}
 )
 
+// timeHeader is the ce-time header value for messages published now.
+func (p *Publisher) timeHeader() []string {
+	return []string{p.now().UTC().Format(time.RFC3339Nano)}
+}
+
 // encode builds the NATS message: protobuf payload, the JetStream message id,
 // the caller's trace context and the CloudEvents attributes.
-func (p *Publisher) encode(ctx context.Context, out Outgoing) (*nats.Msg, error) {
+func (p *Publisher) encode(ctx context.Context, out Outgoing, published []string) (*nats.Msg, error) {
 	data, err := proto.Marshal(out.Msg)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", out.Subject, err)
 	}
 	id := []string{out.ID}
-	var stamp [len(time.RFC3339Nano)]byte
 	h := make(nats.Header, 8) // 8 fits a small map: one allocation
 	h[jetstream.MsgIDHeader] = id
 	h[HeaderSpecVersion] = specVersion
 	h[HeaderType] = []string{string(out.Msg.ProtoReflect().Descriptor().FullName())}
 	h[HeaderSource] = p.source
 	h[HeaderID] = id
-	h[HeaderTime] = []string{string(p.now().UTC().AppendFormat(stamp[:0], time.RFC3339Nano))}
+	h[HeaderTime] = published
 	h[HeaderContentType] = protobufEncoding
 	otel.GetTextMapPropagator().Inject(ctx, telemetry.HeaderCarrier(h))
 	return &nats.Msg{Subject: out.Subject, Data: data, Header: h}, nil

@@ -36,7 +36,7 @@ func (v Validator) Violations(req proto.Message) []*grpcx.FieldViolation {
 		if r.Feedback == nil {
 			return []*grpcx.FieldViolation{required("feedback")}
 		}
-		return v.Feedback(r.Feedback, "feedback", v.Now())
+		return Under("feedback", v.Feedback(r.Feedback, v.Now()))
 	case *intakev1.SubmitFeedbackBatchRequest:
 		// Items are validated one by one by the handler.
 		switch n := len(r.Items); {
@@ -50,15 +50,24 @@ func (v Validator) Violations(req proto.Message) []*grpcx.FieldViolation {
 		if r.Activity == nil {
 			return []*grpcx.FieldViolation{required("activity")}
 		}
-		return v.Activity(r.Activity, "activity", v.Now())
+		return Under("activity", v.Activity(r.Activity, v.Now()))
 	}
 	return v.Fallback.Violations(req, "")
 }
 
-// Feedback returns every problem with fb, naming fields under prefix.
-func (v Validator) Feedback(fb *intakev1.Feedback, prefix string, now time.Time) []*grpcx.FieldViolation {
+// Under moves violations of a message's fields under the message's own path
+// in a request ("feedback", "items[3]"). Paths are built only for violations:
+// the valid path costs nothing.
+func Under(prefix string, vs []*grpcx.FieldViolation) []*grpcx.FieldViolation {
+	for _, v := range vs {
+		v.Field = grpcx.FieldPath(prefix, v.Field)
+	}
+	return vs
+}
+
+// Feedback returns every problem with fb, naming its fields ("comment.text").
+func (v Validator) Feedback(fb *intakev1.Feedback, now time.Time) []*grpcx.FieldViolation {
 	var c checker
-	c.prefix = prefix
 	c.utf8(fb.EventId, "event_id")
 	c.utf8(fb.CustomerId, "customer_id")
 	c.utf8(fb.Touchpoint, "touchpoint")
@@ -126,13 +135,12 @@ func (v Validator) Feedback(fb *intakev1.Feedback, prefix string, now time.Time)
 	if fb.Nps == nil && fb.Csat == nil && fb.Ces == nil && fb.Servqual == nil && fb.Comment == nil && fb.Complaint == nil {
 		c.add("", "feedback.signal_required", "at least one signal is required: nps, csat, ces, servqual, comment or complaint")
 	}
-	return append(c.out, v.Policy.CheckTime(fb.OccurredAt, now, grpcx.FieldPath(prefix, "occurred_at"))...)
+	return append(c.out, v.Policy.CheckTime(fb.OccurredAt, now, "occurred_at")...)
 }
 
-// Activity returns every problem with a, naming fields under prefix.
-func (v Validator) Activity(a *intakev1.Activity, prefix string, now time.Time) []*grpcx.FieldViolation {
+// Activity returns every problem with a, naming its fields.
+func (v Validator) Activity(a *intakev1.Activity, now time.Time) []*grpcx.FieldViolation {
 	var c checker
-	c.prefix = prefix
 	c.utf8(a.EventId, "event_id")
 	c.utf8(a.CustomerId, "customer_id")
 	if p := a.Purchase; p != nil {
@@ -161,7 +169,7 @@ func (v Validator) Activity(a *intakev1.Activity, prefix string, now time.Time) 
 	if p := a.Purchase; p != nil {
 		c.lenBetween(p.OrderId, 1, 128, "purchase.order_id")
 		if p.Amount == nil {
-			c.out = append(c.out, required(grpcx.FieldPath(prefix, "purchase.amount")))
+			c.out = append(c.out, required("purchase.amount"))
 		} else {
 			if p.Amount.AmountMinor <= 0 {
 				c.add("purchase.amount", "purchase.amount_positive", "amount must be positive")
@@ -176,17 +184,16 @@ func (v Validator) Activity(a *intakev1.Activity, prefix string, now time.Time) 
 		c.lenBetween(s.Reason, 1, 256, "support_contact.reason")
 	}
 	c.attributes(a.Attributes)
-	return append(c.out, v.Policy.CheckTime(a.OccurredAt, now, grpcx.FieldPath(prefix, "occurred_at"))...)
+	return append(c.out, v.Policy.CheckTime(a.OccurredAt, now, "occurred_at")...)
 }
 
-// checker collects violations under a path prefix.
+// checker collects violations.
 type checker struct {
-	prefix string
-	out    []*grpcx.FieldViolation
+	out []*grpcx.FieldViolation
 }
 
 func (c *checker) add(field, rule, desc string) {
-	c.out = append(c.out, &grpcx.FieldViolation{Field: grpcx.FieldPath(c.prefix, field), Reason: rule, Description: desc})
+	c.out = append(c.out, &grpcx.FieldViolation{Field: field, Reason: rule, Description: desc})
 }
 
 func required(field string) *grpcx.FieldViolation {
@@ -218,7 +225,7 @@ func (c *checker) eventID(id string) {
 func (c *checker) customerID(id string) {
 	switch {
 	case id == "":
-		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "customer_id")))
+		c.out = append(c.out, required("customer_id"))
 	case !isID(id):
 		c.add("customer_id", "string.pattern", "must be 1 to 128 letters, digits or ._:@+=~- starting with a letter or digit")
 	}
@@ -227,7 +234,7 @@ func (c *checker) customerID(id string) {
 func (c *checker) channel(ch intakev1.Channel) {
 	switch {
 	case ch == 0:
-		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "channel")))
+		c.out = append(c.out, required("channel"))
 	case intakev1.Channel_name[int32(ch)] == "":
 		c.add("channel", "enum.defined_only", "value must be one of the defined enum values")
 	}
@@ -236,7 +243,7 @@ func (c *checker) channel(ch intakev1.Channel) {
 func (c *checker) complaintCategory(cat intakev1.ComplaintCategory) {
 	switch {
 	case cat == 0:
-		c.out = append(c.out, required(grpcx.FieldPath(c.prefix, "complaint.category")))
+		c.out = append(c.out, required("complaint.category"))
 	case intakev1.ComplaintCategory_name[int32(cat)] == "":
 		c.add("complaint.category", "enum.defined_only", "value must be one of the defined enum values")
 	}
@@ -263,7 +270,9 @@ func (c *checker) maxLen(s string, hi int, field string) {
 }
 
 func (c *checker) lenBetween(s string, lo, hi int, field string) {
-	if n := utf8.RuneCountInString(s); n < lo {
+	// A string of n bytes has at most n characters, and a non-empty one at
+	// least 1: counting is needed only for a minimum above 1.
+	if len(s) < lo || (lo > 1 && utf8.RuneCountInString(s) < lo) {
 		c.add(field, "string.min_len", "value length must be at least "+strconv.Itoa(lo)+" characters")
 	} else {
 		c.maxLen(s, hi, field)

@@ -87,7 +87,7 @@ func TestFeedbackMatchesProtovalidate(t *testing.T) {
 	v := validator(t)
 	for name, fb := range seeds() {
 		t.Run(name, func(t *testing.T) {
-			got, want := v.Feedback(fb, "items[3]", testNow), v.Fallback.Violations(fb, "items[3]")
+			got, want := Under("items[3]", v.Feedback(fb, testNow)), v.Fallback.Violations(fb, "items[3]")
 			if name == "valid" || name == "valid minimal" || name == "servqual ok" {
 				if len(got) > 0 {
 					t.Fatalf("valid event rejected: %v", got)
@@ -106,7 +106,7 @@ func TestEventTimes(t *testing.T) {
 	v := validator(t)
 	fb := good()
 	fb.OccurredAt = timestamppb.New(testNow.Add(time.Hour))
-	got := keys(v.Feedback(fb, "feedback", testNow))
+	got := keys(Under("feedback", v.Feedback(fb, testNow)))
 	if !slices.Equal(got, []string{"feedback.occurred_at timestamp.future"}) {
 		t.Errorf("violations = %v", got)
 	}
@@ -168,9 +168,9 @@ func FuzzValidatorMatchesProtovalidate(f *testing.F) {
 		var got []*grpcx.FieldViolation
 		switch m := msg.(type) {
 		case *intakev1.Feedback:
-			got = v.Feedback(m, "", testNow)
+			got = v.Feedback(m, testNow)
 		case *intakev1.Activity:
-			got = v.Activity(m, "", testNow)
+			got = v.Activity(m, testNow)
 		}
 		got = slices.DeleteFunc(got, func(fv *grpcx.FieldViolation) bool { return strings.HasPrefix(fv.Reason, "timestamp.") })
 		if g, w := keys(got), keys(v.Fallback.Violations(msg, "")); !slices.Equal(g, w) {

@@ -59,9 +59,9 @@ func New(pub Publisher, seen SeenStore, valid admit.Validator, log *slog.Logger)
 
 // SubmitFeedback stores one feedback event (already validated by the server).
 func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedbackRequest) (*intakev1.SubmitFeedbackResponse, error) {
-	tenant := grpcx.Tenant(ctx)
-	p := s.feedback(tenant, req.Feedback, s.valid.Now())
-	res := s.store(ctx, tenant, "feedback", []pending{p})[0]
+	env := newEnvelope(grpcx.Tenant(ctx), bus.FeedbackReceived, s.valid.Now())
+	p := env.feedback(req.Feedback)
+	res := s.store(ctx, env.tenant, "feedback", []pending{p})[0]
 	if res.err != nil {
 		return nil, unavailable(res.err)
 	}
@@ -72,24 +72,22 @@ func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedba
 // ones together: one Redis round trip and one wait for all stream
 // acknowledgements.
 func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitFeedbackBatchRequest) (*intakev1.SubmitFeedbackBatchResponse, error) {
-	tenant := grpcx.Tenant(ctx)
-	now := s.valid.Now()
+	env := newEnvelope(grpcx.Tenant(ctx), bus.FeedbackReceived, s.valid.Now())
 	resp := &intakev1.SubmitFeedbackBatchResponse{Results: make([]*intakev1.SubmitFeedbackResult, len(req.Items))}
 	ps := make([]pending, 0, len(req.Items))
 	idx := make([]int, 0, len(req.Items))
 	for i, item := range req.Items {
 		resp.Results[i] = &intakev1.SubmitFeedbackResult{Index: int32(i)}
-		prefix := "items[" + strconv.Itoa(i) + "]"
-		if v := s.valid.Feedback(item, prefix, now); len(v) > 0 {
-			resp.Results[i].Error = grpcx.InvalidArgument(v).Proto()
+		if v := s.valid.Feedback(item, env.now); len(v) > 0 {
+			resp.Results[i].Error = grpcx.InvalidArgument(admit.Under("items["+strconv.Itoa(i)+"]", v)).Proto()
 			resp.RejectedCount++
 			continue
 		}
-		ps = append(ps, s.feedback(tenant, item, now))
+		ps = append(ps, env.feedback(item))
 		idx = append(idx, i)
 	}
 	s.count(ctx, "feedback", "invalid", int(resp.RejectedCount))
-	for j, res := range s.store(ctx, tenant, "feedback", ps) {
+	for j, res := range s.store(ctx, env.tenant, "feedback", ps) {
 		r := resp.Results[idx[j]]
 		r.EventId = ps[j].eventID
 		switch {
@@ -108,15 +106,15 @@ func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitF
 
 // RecordActivity stores one purchase or support contact.
 func (s *Service) RecordActivity(ctx context.Context, req *intakev1.RecordActivityRequest) (*intakev1.RecordActivityResponse, error) {
-	tenant := grpcx.Tenant(ctx)
-	a, now := req.Activity, s.valid.Now()
-	clientID := admit.Complete(&a.EventId, &a.OccurredAt, now)
+	env := newEnvelope(grpcx.Tenant(ctx), bus.ActivityReceived, s.valid.Now())
+	a := req.Activity
+	clientID := admit.Complete(&a.EventId, &a.OccurredAt, env.now)
 	p := pending{eventID: a.EventId, clientID: clientID, out: bus.Outgoing{
-		Subject: bus.Subject(bus.ActivityReceived, tenant),
-		ID:      tenant + "/" + a.EventId,
-		Msg:     &eventsv1.ActivityReceived{TenantId: tenant, Activity: a, ReceivedAt: timestamppb.New(now)},
+		Subject: env.subject,
+		ID:      env.tenant + "/" + a.EventId,
+		Msg:     &eventsv1.ActivityReceived{TenantId: env.tenant, Activity: a, ReceivedAt: env.received},
 	}}
-	res := s.store(ctx, tenant, "activity", []pending{p})[0]
+	res := s.store(ctx, env.tenant, "activity", []pending{p})[0]
 	if res.err != nil {
 		return nil, unavailable(res.err)
 	}
@@ -135,12 +133,25 @@ type outcome struct {
 	err       error // not stored; the client may retry
 }
 
-func (s *Service) feedback(tenant string, fb *intakev1.Feedback, now time.Time) pending {
-	clientID := admit.Complete(&fb.EventId, &fb.OccurredAt, now)
+// envelope is what all events of one request share: the caller's tenant,
+// the subject, and the receive time.
+type envelope struct {
+	tenant, subject string
+	now             time.Time
+	received        *timestamppb.Timestamp
+}
+
+func newEnvelope(tenant, prefix string, now time.Time) envelope {
+	return envelope{tenant: tenant, subject: bus.Subject(prefix, tenant), now: now, received: timestamppb.New(now)}
+}
+
+// feedback completes fb and wraps it for the stream.
+func (e envelope) feedback(fb *intakev1.Feedback) pending {
+	clientID := admit.Complete(&fb.EventId, &fb.OccurredAt, e.now)
 	return pending{eventID: fb.EventId, clientID: clientID, out: bus.Outgoing{
-		Subject: bus.Subject(bus.FeedbackReceived, tenant),
-		ID:      tenant + "/" + fb.EventId,
-		Msg:     &eventsv1.FeedbackReceived{TenantId: tenant, Feedback: fb, ReceivedAt: timestamppb.New(now)},
+		Subject: e.subject,
+		ID:      e.tenant + "/" + fb.EventId,
+		Msg:     &eventsv1.FeedbackReceived{TenantId: e.tenant, Feedback: fb, ReceivedAt: e.received},
 	}}
 }
 

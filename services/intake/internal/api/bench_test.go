@@ -11,6 +11,7 @@ import (
 
 	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
 
+	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/services/intake/internal/admit"
 )
 
@@ -39,15 +40,14 @@ func BenchmarkValidate(b *testing.B) {
 			Attributes: map[string]string{"region": "east", "plan": "gold"},
 		}
 	}
-	now := time.Now()
+	env := newEnvelope("tenant-a", bus.FeedbackReceived, time.Now())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		item := items[i%len(items)]
-		prefix := "items[0]"
-		if v := s.valid.Feedback(item, prefix, now); len(v) > 0 {
+		if v := s.valid.Feedback(item, env.now); len(v) > 0 {
 			b.Fatal(v)
 		}
-		s.feedback("tenant-a", item, now)
+		env.feedback(item)
 	}
 }
