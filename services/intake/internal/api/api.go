@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,11 @@ type Service struct {
 	valid  admit.Validator
 	log    *slog.Logger
 	events metric.Int64Counter
+
+	// Ids are recorded after the answer is sent (see remember); slots bounds
+	// how many recordings run at once, recording tracks them for Wait.
+	slots     chan struct{}
+	recording sync.WaitGroup
 }
 
 // New returns the service. The server must validate requests with
@@ -54,8 +60,12 @@ func New(pub Publisher, seen SeenStore, valid admit.Validator, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{pub: pub, seen: seen, valid: valid, log: log, events: events}, nil
+	return &Service{pub: pub, seen: seen, valid: valid, log: log, events: events, slots: make(chan struct{}, 64)}, nil
 }
+
+// Wait returns when every stored id has been recorded. Call it after the
+// server stopped taking calls.
+func (s *Service) Wait() { s.recording.Wait() }
 
 // SubmitFeedback stores one feedback event (already validated by the server).
 func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedbackRequest) (*intakev1.SubmitFeedbackResponse, error) {
@@ -203,9 +213,7 @@ func (s *Service) store(ctx context.Context, tenant, kind string, ps []pending) 
 		}
 	}
 	if len(stored) > 0 {
-		if err := s.seen.Add(ctx, tenant, stored); err != nil {
-			s.log.WarnContext(ctx, "event ids not recorded; repeats after the stream's duplicate window will be stored again and de-duplicated downstream", "tenant", tenant, "err", err)
-		}
+		s.remember(ctx, tenant, stored)
 	}
 	var counts [3]int
 	for _, r := range res {
@@ -222,6 +230,27 @@ func (s *Service) store(ctx context.Context, tenant, kind string, ps []pending) 
 	s.count(ctx, kind, "duplicate", counts[1])
 	s.count(ctx, kind, "unavailable", counts[2])
 	return res
+}
+
+// remember records stored ids without holding up the answer: a repeat that
+// arrives before the record lands is still caught by the stream's duplicate
+// window. When all slots are busy it records inline, so a burst slows callers
+// down rather than piling up goroutines.
+func (s *Service) remember(ctx context.Context, tenant string, ids []string) {
+	record := func() {
+		if err := s.seen.Add(ctx, tenant, ids); err != nil {
+			s.log.WarnContext(ctx, "event ids not recorded; repeats after the stream's duplicate window will be stored again and de-duplicated downstream", "tenant", tenant, "err", err)
+		}
+	}
+	select {
+	case s.slots <- struct{}{}:
+		s.recording.Go(func() {
+			defer func() { <-s.slots }()
+			record()
+		})
+	default:
+		record()
+	}
 }
 
 func (s *Service) count(ctx context.Context, kind, outcome string, n int) {

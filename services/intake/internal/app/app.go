@@ -59,6 +59,7 @@ func ConfigFromEnv(env *config.Env) Config {
 // App is a running intake service.
 type App struct {
 	srv *grpcx.Server
+	svc *api.Service
 	nc  *nats.Conn
 	rdb *redis.Client
 	log *slog.Logger
@@ -87,7 +88,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	valid := admit.Validator{Policy: cfg.Policy, Now: time.Now, Fallback: fallback}
-	svc, err := api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, log)
+	a.svc, err = api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, log)
 	if err != nil {
 		a.close()
 		return nil, err
@@ -96,7 +97,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.close()
 		return nil, fmt.Errorf("grpc server: %w", err)
 	}
-	intakev1.RegisterIntakeServiceServer(a.srv.GRPC, svc)
+	intakev1.RegisterIntakeServiceServer(a.srv.GRPC, a.svc)
 	return a, nil
 }
 
@@ -111,9 +112,11 @@ func (a *App) close() {
 func (a *App) Listen() (net.Listener, error) { return a.srv.Listen() }
 
 // Run serves on ln until ctx ends, then shuts down in order: health
-// NOT_SERVING, finish in-flight calls, drain NATS, close Redis.
+// NOT_SERVING, finish in-flight calls, finish recording event ids, drain
+// NATS, close Redis.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	err := a.srv.Run(ctx, ln)
+	a.svc.Wait()
 	a.close()
 	return err
 }
