@@ -40,13 +40,14 @@ check-generated: generate ## fail when generated code is not up to date
 		echo "generated code is out of date: run 'make generate' and commit proto/gen" >&2; exit 1; fi
 
 .PHONY: lint
-lint: tools ## buf lint, buf breaking (against main), gofmt, go vet
+lint: tools ## buf lint, buf breaking (against main), gofmt, go vet, each service building alone
 	cd proto && buf lint
 	@if git rev-parse -q --verify main >/dev/null && [ -n "$$(git ls-tree -d main proto 2>/dev/null)" ]; then \
 		cd proto && buf breaking --against '../.git#branch=main,subdir=proto'; fi
 	@files=$$(git ls-files '*.go' | grep -v '^proto/gen/' | xargs gofmt -l); \
 		if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
 	go vet work
+	for s in $(SERVICES); do (cd services/$$s && GOWORK=off go build -o /dev/null .); done
 
 .PHONY: test
 test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each fuzz target for FUZZTIME
@@ -62,7 +63,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIM
 bench: tools ## intake benchmarks, 6 runs, summarised by benchstat
 	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
 	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
-	benchstat .bin/bench-intake.txt .bin/bench-cpu.txt
+	benchstat .bin/bench-intake.txt
+	benchstat .bin/bench-cpu.txt
 
 .PHONY: build
 build: ## build the service binaries into .bin/

@@ -7,9 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_go="1.26"
-if ! command -v go >/dev/null; then
-  echo "deps: Go $need_go or newer is required: https://go.dev/dl/" >&2
+if ! command -v go >/dev/null || ! go env GOVERSION | grep -Eq '^go1\.(2[6-9]|[3-9][0-9])'; then
+  echo "deps: Go 1.26 or newer is required (https://go.dev/dl/)" >&2
   exit 1
 fi
 

@@ -11,6 +11,10 @@
 # service's /metrics is on its port + 1010 (9091...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if (( BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1) )); then
+  echo "dev: needs bash 5.1 or newer (on macOS: brew install bash)" >&2
+  exit 1
+fi
 
 scripts/deps.sh
 BIN=$PWD/.bin
@@ -35,8 +39,9 @@ for p in "${ports[@]}"; do
 done
 
 # Each process's output gets a coloured name prefix. Children run in their
-# own session (setsid) so Ctrl-C reaches only this script, which then stops
-# them in order.
+# own session (setsid, where the system has it) so Ctrl-C reaches only this
+# script, which then stops them in order.
+session=(); command -v setsid >/dev/null && session=(setsid)
 colour=31
 declare -A PID
 start() {
@@ -44,7 +49,7 @@ start() {
   local tag
   tag=$(printf '\033[%dm%-12s\033[0m' "$colour" "$name")
   colour=$((colour == 36 ? 31 : colour + 1))
-  setsid "$@" > >(sed -u "s/^/$tag /") 2>&1 &
+  "${session[@]}" "$@" > >(sed -u "s/^/$tag /") 2>&1 &
   PID[$name]=$!
 }
 

@@ -87,7 +87,7 @@ func DefaultConfig() Config { return ConfigFromEnv(config.FromMap(nil)) }
 // handle on it. While disconnected, publishes fail at once instead of being
 // buffered: a caller must never be told "failed" about a message that is
 // later stored anyway.
-func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -107,7 +107,9 @@ func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats at %s (FEEDLOOP_NATS_URL): %w", cfg.URL, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout),
+		jetstream.WithDefaultTimeout(cfg.PublishTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
@@ -126,7 +128,7 @@ type Stream struct {
 var (
 	FeedbackStream   = Stream{Name: "FEEDBACK", Subjects: []string{"feedback.received.>", "activity.received.>"}}
 	ScoredStream     = Stream{Name: "SCORED", Subjects: []string{"feedback.scored.>"}}
-	CustomersStream  = Stream{Name: "CUSTOMERS", Subjects: []string{"customer.evaluated.>", "customer.tier_changed.>"}}
+	CustomersStream  = Stream{Name: "CUSTOMERS", Subjects: []string{"customer.>"}}
 	RecoveryStream   = Stream{Name: "RECOVERY", Subjects: []string{"recovery.>"}}
 	DeadLetterStream = Stream{Name: "DEADLETTER", Subjects: []string{"deadletter.>"}}
 )

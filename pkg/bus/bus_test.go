@@ -45,7 +45,7 @@ func setup(t *testing.T) env {
 	s := testkit.StartJetStream(t)
 	cfg := testConfig()
 	cfg.URL = s.ClientURL()
-	nc, js, err := bus.Connect(context.Background(), cfg, "test", quiet)
+	nc, js, err := bus.Connect(cfg, "test", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestPublishFailsWhenNATSIsDown(t *testing.T) {
 	cfg := testConfig()
 	cfg.URL = s.ClientURL()
 	cfg.PublishTimeout = 500 * time.Millisecond
-	nc, js, err := bus.Connect(context.Background(), cfg, "test", quiet)
+	nc, js, err := bus.Connect(cfg, "test", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +231,32 @@ func run(t *testing.T, e env, h bus.Handler) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestRunFailsWhenTheConsumerIsDeleted(t *testing.T) {
+	e := setup(t)
+	c, err := bus.NewConsumer(context.Background(), e.js, e.cfg, bus.ConsumerSpec{
+		Stream: bus.FeedbackStream, Durable: "test",
+	}, e.pub, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(context.Background(), func(_ context.Context, msgs []*bus.Message) []error { return make([]error, len(msgs)) })
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := e.js.DeleteConsumer(context.Background(), "FEEDBACK", "test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Run returned nil after its consumer was deleted")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run kept running after its consumer was deleted")
 	}
 }
 
@@ -370,10 +396,18 @@ func TestRunDrainsOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	seen := map[string]bool{}
 	handled := 0
 	err = c.Run(ctx, func(_ context.Context, msgs []*bus.Message) []error {
 		if handled == 0 {
 			cancel() // shut down while messages are buffered
+		}
+		for _, m := range msgs {
+			id := m.Header.Get("Nats-Msg-Id")
+			if seen[id] {
+				t.Errorf("%s handled twice", id)
+			}
+			seen[id] = true
 		}
 		handled += len(msgs)
 		time.Sleep(5 * time.Millisecond)

@@ -135,13 +135,18 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec C
 }
 
 // Run hands micro-batches to h until ctx ends, then drains: it stops pulling,
-// finishes the messages already buffered, and returns. Messages are prefetched
-// at most two batches ahead, so none waits in the buffer long enough for its
-// AckWait to pass.
+// finishes the messages already buffered, and returns nil. It returns an error
+// when consuming stops for another reason (the consumer was deleted, the
+// connection closed for good), so the service does not idle unnoticed.
+//
+// A message waits behind at most three batches (the client's prefetch, the
+// ready queue, the batch in hand), so AckWait must exceed three batches'
+// processing time; with the defaults (100 messages, 30s) that leaves 100 ms
+// per message.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	ready := make(chan jetstream.Msg, c.cfg.BatchSize)
 	cc, err := c.cons.Consume(func(m jetstream.Msg) { ready <- m },
-		jetstream.PullMaxMessages(2*c.cfg.BatchSize),
+		jetstream.PullMaxMessages(c.cfg.BatchSize),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			c.log.Warn("consume", "err", err)
 		}))
@@ -161,9 +166,12 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			stopping = nil
 			continue
 		case <-cc.Closed():
-			// Drained: no more callbacks; finish what is buffered.
+			// No more callbacks: finish what is buffered.
 			for len(ready) > 0 {
 				c.process(work, collect(ready, batch[:0], c.cfg.BatchSize), h)
+			}
+			if ctx.Err() == nil {
+				return fmt.Errorf("consumer %s stopped unexpectedly", c.spec.Durable)
 			}
 			return nil
 		}
@@ -288,7 +296,8 @@ func (c *Consumer) backoff(deliveries uint64) time.Duration {
 }
 
 // deadLetter copies the message, with the reason, to the DEADLETTER stream.
-// Its id is the original's stream position, so a repeat stores one copy.
+// Its id is the consumer and the original's stream position, so a repeat
+// stores one copy and two consumers failing on one message store two.
 func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) error {
 	dl := &eventsv1.DeadLetter{
 		Stream:   c.spec.Stream.Name,
@@ -299,9 +308,10 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) er
 		Headers:  map[string]string{},
 		FailedAt: timestamppb.Now(),
 	}
-	if m.meta != nil {
-		dl.StreamSequence, dl.Deliveries = m.meta.Sequence.Stream, m.meta.NumDelivered
+	if m.meta == nil {
+		return errors.New("message has no JetStream metadata")
 	}
+	dl.StreamSequence, dl.Deliveries = m.meta.Sequence.Stream, m.meta.NumDelivered
 	for k, v := range m.Header {
 		if len(v) > 0 {
 			dl.Headers[k] = v[0]
@@ -309,7 +319,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) er
 	}
 	_, err := c.pub.Publish(m.Ctx, Outgoing{
 		Subject: "deadletter." + c.spec.Stream.Name + "." + c.spec.Durable,
-		ID:      fmt.Sprintf("%s/%d", c.spec.Stream.Name, dl.StreamSequence),
+		ID:      fmt.Sprintf("%s/%s/%d", c.spec.Stream.Name, c.spec.Durable, dl.StreamSequence),
 		Msg:     dl,
 	})
 	return err

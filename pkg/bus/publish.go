@@ -73,6 +73,10 @@ func (p *Publisher) Publish(ctx context.Context, out Outgoing) (*jetstream.PubAc
 // PublishAll stores messages concurrently (asynchronous publish, then one
 // wait for all acknowledgements) and returns one acknowledgement or error per
 // message, in order. It is how a batch avoids a round trip per message.
+//
+// It waits for every acknowledgement even when ctx ends (each wait is
+// bounded by the publish timeout): a message sent may be stored, and the
+// caller must learn which ones were.
 func (p *Publisher) PublishAll(ctx context.Context, outs []Outgoing) ([]*jetstream.PubAck, []error) {
 	acks := make([]*jetstream.PubAck, len(outs))
 	errs := make([]error, len(outs))
@@ -96,8 +100,6 @@ func (p *Publisher) PublishAll(ctx context.Context, outs []Outgoing) ([]*jetstre
 			case acks[i] = <-f.Ok():
 			case err := <-f.Err():
 				errs[i] = fmt.Errorf("publish %s: %w", outs[i].Subject, err)
-			case <-ctx.Done():
-				errs[i] = fmt.Errorf("publish %s: %w", outs[i].Subject, ctx.Err())
 			}
 		}
 		endSpan(spans[i], errs[i])

@@ -107,16 +107,24 @@ func TestAuthMapsKeyToTenant(t *testing.T) {
 	}
 }
 
-func TestHealthAndReflectionNeedNoKey(t *testing.T) {
-	_, cc, srv := start(t, nil)
+func TestHealthNeedsNoKeyAndTurnsNotServingOnShutdown(t *testing.T) {
+	_, cc, srv := start(t, map[string]string{"FEEDLOOP_SHUTDOWN_GRACE": "1s"})
 	h := healthpb.NewHealthClient(cc)
 	resp, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "feedloop.intake.v1.IntakeService"})
 	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v", resp, err)
 	}
-	srv.Shutdown()
-	if resp, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{}); err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING {
-		t.Error("still SERVING after Shutdown")
+	watch, err := h.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := watch.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first watch update = %v, %v", first, err)
+	}
+	go srv.Shutdown()
+	next, err := watch.Recv()
+	if err != nil || next.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("update on shutdown = %v, %v; want NOT_SERVING", next, err)
 	}
 }
 

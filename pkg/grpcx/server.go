@@ -94,6 +94,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		grpc.ChainUnaryInterceptor(s.unaryRecover, s.unaryGuard),
 		grpc.ChainStreamInterceptor(s.streamRecover, s.streamGuard),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+		// Stop returns only after every handler has returned, so what the
+		// service closes after it (NATS, Redis) is no longer in use.
+		grpc.WaitForHandlers(true),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		// Rotating connections now and then spreads load over new replicas.
 		grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -169,8 +172,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Shutdown reports NOT_SERVING (so load balancers stop sending), lets
+// Shutdown reports NOT_SERVING to health watchers, refuses new calls, lets
 // in-flight calls finish for up to the configured grace, then cuts the rest.
+// (On Kubernetes a preStop delay lets endpoints update before this runs.)
 func (s *Server) Shutdown() {
 	s.health.Shutdown()
 	done := make(chan struct{})

@@ -82,8 +82,9 @@ func (s *Script) Queue(ctx context.Context, p redis.Pipeliner, keys []string, ar
 
 // Pipelined sends every command fill queues in one round trip. When Redis
 // has lost a script (a restart, a SCRIPT FLUSH) it loads scripts and sends
-// the pipeline once more; the scripts must therefore be idempotent, as all
-// feedloop scripts are. As with go-redis, the error is the first failed
+// the pipeline once more, calling fill a second time (so fill must only
+// queue commands, and keep the second round's results); the scripts must
+// be idempotent, as all feedloop scripts are. As with go-redis, the error is the first failed
 // command's; each command carries its own result.
 func Pipelined(ctx context.Context, c redis.Cmdable, scripts []*Script, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error { fill(p); return nil })

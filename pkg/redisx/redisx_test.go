@@ -9,10 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// incrOnce adds to a counter once per id: the shape of every feedloop script.
+// incrOnce adds to a counter once per id (KEYS[2] records the id): the
+// shape of every feedloop script, with all keys declared and hash-tagged.
 var incrOnce = redisx.NewScript(`
-if redis.call('SET', KEYS[1] .. ':seen:' .. ARGV[1], 1, 'NX') then
-  return redis.call('INCRBY', KEYS[1], ARGV[2])
+if redis.call('SET', KEYS[2], 1, 'NX') then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
 end
 return tonumber(redis.call('GET', KEYS[1]))
 `)
@@ -39,7 +40,7 @@ func TestPipelinedReloadsFlushedScripts(t *testing.T) {
 		t.Helper()
 		var cmd *redis.Cmd
 		_, err := redisx.Pipelined(ctx, c, []*redisx.Script{incrOnce}, func(p redis.Pipeliner) {
-			cmd = incrOnce.Queue(ctx, p, []string{"counter"}, id, 5)
+			cmd = incrOnce.Queue(ctx, p, []string{"fl:{t:c}:counter", "fl:{t:c}:seen:" + id}, 5)
 		})
 		if err != nil {
 			t.Fatalf("Pipelined: %v", err)
@@ -62,7 +63,7 @@ func TestPipelinedReloadsFlushedScripts(t *testing.T) {
 	if got := run("b"); got != 10 {
 		t.Fatalf("second id = %d, want 10", got)
 	}
-	if got, err := incrOnce.Run(ctx, c, []string{"counter"}, "c", 1).Int64(); err != nil || got != 11 {
+	if got, err := incrOnce.Run(ctx, c, []string{"fl:{t:c}:counter", "fl:{t:c}:seen:c"}, 1).Int64(); err != nil || got != 11 {
 		t.Fatalf("Run = %d, %v; want 11", got, err)
 	}
 }

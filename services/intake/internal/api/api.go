@@ -260,7 +260,7 @@ func (s *Service) count(ctx context.Context, kind, outcome string, n int) {
 }
 
 func unavailableStatus(err error) *status.Status {
-	return status.New(codes.Unavailable, "event not stored, retry: "+err.Error())
+	return status.New(codes.Unavailable, "event not confirmed stored; retry with the same event_id: "+err.Error())
 }
 
 func unavailable(err error) error { return unavailableStatus(err).Err() }

@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, js, err := bus.Connect(ctx, cfg.Bus, "feedloop-intake", log)
+	nc, js, err := bus.Connect(cfg.Bus, "feedloop-intake", log)
 	if err != nil {
 		rdb.Close()
 		return nil, err

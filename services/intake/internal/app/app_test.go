@@ -5,12 +5,16 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -52,6 +56,7 @@ func start(t testing.TB) *harness {
 		"FEEDLOOP_REDIS_URL":            h.redis.URL,
 		"FEEDLOOP_API_KEYS":             keyA + "=tenant-a," + keyB + "=tenant-b",
 		"FEEDLOOP_GRPC_MAX_RECV_BYTES":  "65536",
+		"FEEDLOOP_RATE_LIMIT":           "0",
 	})
 	cfg := app.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
@@ -129,9 +134,12 @@ func (h *harness) stored(t testing.TB) []*jetstream.RawStreamMsg {
 
 func TestSubmitFeedbackLandsInStream(t *testing.T) {
 	h := start(t)
+	otel.SetTextMapPropagator(propagation.TraceContext{}) // as telemetry.Setup does
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := metadata.AppendToOutgoingContext(as(keyA), "traceparent", traceparent)
 	before := time.Now()
 	fb := feedback("")
-	resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: fb})
+	resp, err := h.client.SubmitFeedback(ctx, &intakev1.SubmitFeedbackRequest{Feedback: fb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +160,18 @@ func TestSubmitFeedbackLandsInStream(t *testing.T) {
 		"ce-source":      "feedloop/intake",
 		"ce-specversion": "1.0",
 		"ce-id":          "tenant-a/" + resp.EventId,
+		"content-type":   "application/protobuf",
 	} {
 		if got := m.Header.Get(k); got != want {
 			t.Errorf("header %s = %q, want %q", k, got, want)
 		}
+	}
+	if at, err := time.Parse(time.RFC3339Nano, m.Header.Get("ce-time")); err != nil || at.Before(before.Add(-time.Second)) {
+		t.Errorf("ce-time = %q (%v)", m.Header.Get("ce-time"), err)
+	}
+	// The caller's trace continues on the bus (tracing off: same span id too).
+	if got := m.Header.Get("traceparent"); !strings.HasPrefix(got, "00-4bf92f3577b34da6a3ce929d0e0e4736-") {
+		t.Errorf("traceparent = %q, want the caller's trace", got)
 	}
 	var ev eventsv1.FeedbackReceived
 	if err := proto.Unmarshal(m.Data, &ev); err != nil {
@@ -181,6 +197,14 @@ func TestDuplicateIsStoredOnce(t *testing.T) {
 	if err != nil || first.Duplicate {
 		t.Fatalf("first = %v, %v", first, err)
 	}
+	// Ids are recorded just after the answer.
+	key := "fl:intake:seen:{tenant-a/order-42-survey}"
+	for deadline := time.Now().Add(5 * time.Second); h.redis.Client.Exists(context.Background(), key).Val() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("event id not recorded in Redis")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	// Beyond JetStream's duplicate window only Redis remembers the id.
 	st, _ := h.js.Stream(context.Background(), "FEEDBACK")
 	cfg := st.CachedInfo().Config
@@ -188,7 +212,7 @@ func TestDuplicateIsStoredOnce(t *testing.T) {
 	if _, err := h.js.UpdateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the window passes
 	for range 2 {
 		again, err := h.client.SubmitFeedback(as(keyA), req)
 		if err != nil || !again.Duplicate || again.EventId != "order-42-survey" {
@@ -197,6 +221,49 @@ func TestDuplicateIsStoredOnce(t *testing.T) {
 	}
 	if n := len(h.stored(t)); n != 1 {
 		t.Errorf("stream holds %d messages, want 1", n)
+	}
+}
+
+func TestConcurrentRepeatsAreStoredOnce(t *testing.T) {
+	h := start(t)
+	const callers = 8
+	var wg sync.WaitGroup
+	var fresh atomic.Int32
+	for range callers {
+		wg.Go(func() {
+			resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("same-time")})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !resp.Duplicate {
+				fresh.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if fresh.Load() != 1 {
+		t.Errorf("%d callers were told their event is new, want 1", fresh.Load())
+	}
+	if n := len(h.stored(t)); n != 1 {
+		t.Errorf("stream holds %d messages, want 1", n)
+	}
+}
+
+// An event id names one event of any kind: reusing a purchase's id for
+// feedback is a repeat (intake.proto documents it).
+func TestEventIDsSpanKinds(t *testing.T) {
+	h := start(t)
+	_, err := h.client.RecordActivity(as(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{
+		EventId: "order-7", CustomerId: "c", Channel: intakev1.Channel_CHANNEL_WEB,
+		Purchase: &intakev1.Purchase{OrderId: "7", Amount: &intakev1.Money{AmountMinor: 100, Currency: "EUR"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("order-7")})
+	if err != nil || !resp.Duplicate {
+		t.Fatalf("feedback reusing a purchase's id = %v, %v; want duplicate", resp, err)
 	}
 }
 

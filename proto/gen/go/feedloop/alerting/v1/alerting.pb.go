@@ -12,6 +12,7 @@ package alertingv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
+	v11 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -559,8 +560,8 @@ type RecoveryCase struct {
 	Summary      string            `protobuf:"bytes,7,opt,name=summary,proto3" json:"summary,omitempty"`
 	Labels       map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The customer's tier and value level when the case opened.
-	Tier       string `protobuf:"bytes,9,opt,name=tier,proto3" json:"tier,omitempty"`
-	ValueLevel string `protobuf:"bytes,10,opt,name=value_level,json=valueLevel,proto3" json:"value_level,omitempty"`
+	Tier       string         `protobuf:"bytes,9,opt,name=tier,proto3" json:"tier,omitempty"`
+	ValueLevel v11.ValueLevel `protobuf:"varint,10,opt,name=value_level,json=valueLevel,proto3,enum=feedloop.segmentation.v1.ValueLevel" json:"value_level,omitempty"`
 	// Events attached; the first opened the case.
 	EventCount      int64                  `protobuf:"varint,11,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
 	FirstEventId    string                 `protobuf:"bytes,12,opt,name=first_event_id,json=firstEventId,proto3" json:"first_event_id,omitempty"`
@@ -675,11 +676,11 @@ func (x *RecoveryCase) GetTier() string {
 	return ""
 }
 
-func (x *RecoveryCase) GetValueLevel() string {
+func (x *RecoveryCase) GetValueLevel() v11.ValueLevel {
 	if x != nil {
 		return x.ValueLevel
 	}
-	return ""
+	return v11.ValueLevel(0)
 }
 
 func (x *RecoveryCase) GetEventCount() int64 {
@@ -1016,7 +1017,8 @@ func (x *GetAlertResponse) GetNotifications() []*Notification {
 type AcknowledgeAlertRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	// Who takes the case.
+	// Who takes the case, as the calling system identifies its user (API keys
+	// name a tenant, not a person).
 	By            string `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1320,9 +1322,9 @@ func (x *ReopenAlertResponse) GetCase() *RecoveryCase {
 
 type WatchAlertsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resume after this sequence (from a previous WatchAlertsResponse); 0
+	// Resume after this cursor (from a previous WatchAlertsResponse); empty
 	// starts with changes from now on.
-	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	ResumeAfter string `protobuf:"bytes,1,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
 	// Only changes to cases at or above this severity.
 	MinSeverity   Severity `protobuf:"varint,2,opt,name=min_severity,json=minSeverity,proto3,enum=feedloop.alerting.v1.Severity" json:"min_severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1359,11 +1361,11 @@ func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
 	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *WatchAlertsRequest) GetAfterSequence() uint64 {
+func (x *WatchAlertsRequest) GetResumeAfter() string {
 	if x != nil {
-		return x.AfterSequence
+		return x.ResumeAfter
 	}
-	return 0
+	return ""
 }
 
 func (x *WatchAlertsRequest) GetMinSeverity() Severity {
@@ -1375,8 +1377,8 @@ func (x *WatchAlertsRequest) GetMinSeverity() Severity {
 
 type WatchAlertsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Position in the change log; pass it back to resume.
-	Sequence      uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Opaque position in the change log; pass it back to resume.
+	Cursor        string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	Type          CaseEventType          `protobuf:"varint,2,opt,name=type,proto3,enum=feedloop.alerting.v1.CaseEventType" json:"type,omitempty"`
 	Case          *RecoveryCase          `protobuf:"bytes,3,opt,name=case,proto3" json:"case,omitempty"`
 	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
@@ -1414,11 +1416,11 @@ func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
 	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *WatchAlertsResponse) GetSequence() uint64 {
+func (x *WatchAlertsResponse) GetCursor() string {
 	if x != nil {
-		return x.Sequence
+		return x.Cursor
 	}
-	return 0
+	return ""
 }
 
 func (x *WatchAlertsResponse) GetType() CaseEventType {
@@ -1864,7 +1866,7 @@ var File_feedloop_alerting_v1_alerting_proto protoreflect.FileDescriptor
 
 const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\n" +
-	"#feedloop/alerting/v1/alerting.proto\x12\x14feedloop.alerting.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1ffeedloop/intake/v1/intake.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x02\n" +
+	"#feedloop/alerting/v1/alerting.proto\x12\x14feedloop.alerting.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1ffeedloop/intake/v1/intake.proto\x1a+feedloop/segmentation/v1/segmentation.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x02\n" +
 	"\x0eRecoveryAction\x12I\n" +
 	"\x04type\x18\x01 \x01(\x0e2(.feedloop.alerting.v1.RecoveryActionTypeB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04type\x12\x1c\n" +
 	"\x04note\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x04note\x12=\n" +
@@ -1890,7 +1892,7 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\asent_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12\x18\n" +
 	"\asuccess\x18\x04 \x01(\bR\asuccess\x12\x1a\n" +
 	"\battempts\x18\x05 \x01(\x05R\battempts\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\xd3\t\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\xf9\t\n" +
 	"\fRecoveryCase\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1901,9 +1903,9 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\rmatched_rules\x18\x06 \x03(\tR\fmatchedRules\x12\x18\n" +
 	"\asummary\x18\a \x01(\tR\asummary\x12F\n" +
 	"\x06labels\x18\b \x03(\v2..feedloop.alerting.v1.RecoveryCase.LabelsEntryR\x06labels\x12\x12\n" +
-	"\x04tier\x18\t \x01(\tR\x04tier\x12\x1f\n" +
+	"\x04tier\x18\t \x01(\tR\x04tier\x12E\n" +
 	"\vvalue_level\x18\n" +
-	" \x01(\tR\n" +
+	" \x01(\x0e2$.feedloop.segmentation.v1.ValueLevelR\n" +
 	"valueLevel\x12\x1f\n" +
 	"\vevent_count\x18\v \x01(\x03R\n" +
 	"eventCount\x12$\n" +
@@ -1929,12 +1931,12 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\x18opening_experience_score\x18\x19 \x01(\x01R\x16openingExperienceScore\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9b\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x02\n" +
 	"\x11ListAlertsRequest\x12F\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x1f.feedloop.alerting.v1.CaseStateB\r\xbaH\n" +
 	"\x92\x01\a\"\x05\x82\x01\x02\x10\x01R\x06states\x12K\n" +
-	"\fmin_severity\x18\x02 \x01(\x0e2\x1e.feedloop.alerting.v1.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\vminSeverity\x12)\n" +
-	"\vcustomer_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\n" +
+	"\fmin_severity\x18\x02 \x01(\x0e2\x1e.feedloop.alerting.v1.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\vminSeverity\x12R\n" +
+	"\vcustomer_id\x18\x03 \x01(\tB1\xbaH.\xd8\x01\x01r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\x12'\n" +
 	"\tpage_size\x18\x04 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
@@ -1969,12 +1971,12 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x02by\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"M\n" +
 	"\x13ReopenAlertResponse\x126\n" +
-	"\x04case\x18\x01 \x01(\v2\".feedloop.alerting.v1.RecoveryCaseR\x04case\"\x88\x01\n" +
-	"\x12WatchAlertsRequest\x12%\n" +
-	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12K\n" +
-	"\fmin_severity\x18\x02 \x01(\x0e2\x1e.feedloop.alerting.v1.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\vminSeverity\"\xdf\x01\n" +
-	"\x13WatchAlertsResponse\x12\x1a\n" +
-	"\bsequence\x18\x01 \x01(\x04R\bsequence\x127\n" +
+	"\x04case\x18\x01 \x01(\v2\".feedloop.alerting.v1.RecoveryCaseR\x04case\"\x8e\x01\n" +
+	"\x12WatchAlertsRequest\x12+\n" +
+	"\fresume_after\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\vresumeAfter\x12K\n" +
+	"\fmin_severity\x18\x02 \x01(\x0e2\x1e.feedloop.alerting.v1.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\vminSeverity\"\xdb\x01\n" +
+	"\x13WatchAlertsResponse\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x127\n" +
 	"\x04type\x18\x02 \x01(\x0e2#.feedloop.alerting.v1.CaseEventTypeR\x04type\x126\n" +
 	"\x04case\x18\x03 \x01(\v2\".feedloop.alerting.v1.RecoveryCaseR\x04case\x12;\n" +
 	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -2097,7 +2099,8 @@ var file_feedloop_alerting_v1_alerting_proto_goTypes = []any{
 	nil,                               // 27: feedloop.alerting.v1.RecoveryCase.LabelsEntry
 	(*v1.Money)(nil),                  // 28: feedloop.intake.v1.Money
 	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
+	(v11.ValueLevel)(0),               // 30: feedloop.segmentation.v1.ValueLevel
+	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
 }
 var file_feedloop_alerting_v1_alerting_proto_depIdxs = []int32{
 	3,  // 0: feedloop.alerting.v1.RecoveryAction.type:type_name -> feedloop.alerting.v1.RecoveryActionType
@@ -2109,57 +2112,58 @@ var file_feedloop_alerting_v1_alerting_proto_depIdxs = []int32{
 	1,  // 6: feedloop.alerting.v1.RecoveryCase.state:type_name -> feedloop.alerting.v1.CaseState
 	0,  // 7: feedloop.alerting.v1.RecoveryCase.severity:type_name -> feedloop.alerting.v1.Severity
 	27, // 8: feedloop.alerting.v1.RecoveryCase.labels:type_name -> feedloop.alerting.v1.RecoveryCase.LabelsEntry
-	29, // 9: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
-	29, // 10: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 11: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
-	29, // 12: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
-	29, // 13: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
-	29, // 14: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
-	5,  // 15: feedloop.alerting.v1.RecoveryCase.resolution:type_name -> feedloop.alerting.v1.Resolution
-	6,  // 16: feedloop.alerting.v1.RecoveryCase.outcome:type_name -> feedloop.alerting.v1.Outcome
-	1,  // 17: feedloop.alerting.v1.ListAlertsRequest.states:type_name -> feedloop.alerting.v1.CaseState
-	0,  // 18: feedloop.alerting.v1.ListAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
-	8,  // 19: feedloop.alerting.v1.ListAlertsResponse.cases:type_name -> feedloop.alerting.v1.RecoveryCase
-	8,  // 20: feedloop.alerting.v1.GetAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	7,  // 21: feedloop.alerting.v1.GetAlertResponse.notifications:type_name -> feedloop.alerting.v1.Notification
-	8,  // 22: feedloop.alerting.v1.AcknowledgeAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	5,  // 23: feedloop.alerting.v1.ResolveAlertRequest.resolution:type_name -> feedloop.alerting.v1.Resolution
-	8,  // 24: feedloop.alerting.v1.ResolveAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	8,  // 25: feedloop.alerting.v1.ReopenAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	0,  // 26: feedloop.alerting.v1.WatchAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
-	2,  // 27: feedloop.alerting.v1.WatchAlertsResponse.type:type_name -> feedloop.alerting.v1.CaseEventType
-	8,  // 28: feedloop.alerting.v1.WatchAlertsResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	29, // 29: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
-	29, // 30: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	29, // 31: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 32: feedloop.alerting.v1.SeveritySummary.severity:type_name -> feedloop.alerting.v1.Severity
-	30, // 33: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	30, // 34: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
-	22, // 35: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
-	22, // 36: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
-	30, // 37: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
-	25, // 38: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
-	9,  // 39: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
-	11, // 40: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
-	13, // 41: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
-	15, // 42: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
-	17, // 43: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
-	19, // 44: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
-	21, // 45: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
-	24, // 46: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
-	10, // 47: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
-	12, // 48: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
-	14, // 49: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
-	16, // 50: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
-	18, // 51: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
-	20, // 52: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
-	23, // 53: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
-	26, // 54: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
-	47, // [47:55] is the sub-list for method output_type
-	39, // [39:47] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	30, // 9: feedloop.alerting.v1.RecoveryCase.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
+	29, // 10: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
+	29, // 11: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 12: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
+	29, // 13: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
+	29, // 14: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
+	29, // 15: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
+	5,  // 16: feedloop.alerting.v1.RecoveryCase.resolution:type_name -> feedloop.alerting.v1.Resolution
+	6,  // 17: feedloop.alerting.v1.RecoveryCase.outcome:type_name -> feedloop.alerting.v1.Outcome
+	1,  // 18: feedloop.alerting.v1.ListAlertsRequest.states:type_name -> feedloop.alerting.v1.CaseState
+	0,  // 19: feedloop.alerting.v1.ListAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
+	8,  // 20: feedloop.alerting.v1.ListAlertsResponse.cases:type_name -> feedloop.alerting.v1.RecoveryCase
+	8,  // 21: feedloop.alerting.v1.GetAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	7,  // 22: feedloop.alerting.v1.GetAlertResponse.notifications:type_name -> feedloop.alerting.v1.Notification
+	8,  // 23: feedloop.alerting.v1.AcknowledgeAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	5,  // 24: feedloop.alerting.v1.ResolveAlertRequest.resolution:type_name -> feedloop.alerting.v1.Resolution
+	8,  // 25: feedloop.alerting.v1.ResolveAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	8,  // 26: feedloop.alerting.v1.ReopenAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	0,  // 27: feedloop.alerting.v1.WatchAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
+	2,  // 28: feedloop.alerting.v1.WatchAlertsResponse.type:type_name -> feedloop.alerting.v1.CaseEventType
+	8,  // 29: feedloop.alerting.v1.WatchAlertsResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	29, // 30: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
+	29, // 31: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 32: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 33: feedloop.alerting.v1.SeveritySummary.severity:type_name -> feedloop.alerting.v1.Severity
+	31, // 34: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	31, // 35: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
+	22, // 36: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
+	22, // 37: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
+	31, // 38: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
+	25, // 39: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
+	9,  // 40: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
+	11, // 41: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
+	13, // 42: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
+	15, // 43: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
+	17, // 44: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
+	19, // 45: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
+	21, // 46: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
+	24, // 47: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
+	10, // 48: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
+	12, // 49: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
+	14, // 50: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
+	16, // 51: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
+	18, // 52: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
+	20, // 53: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
+	23, // 54: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
+	26, // 55: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
+	48, // [48:56] is the sub-list for method output_type
+	40, // [40:48] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_alerting_v1_alerting_proto_init() }

@@ -427,6 +427,69 @@ func (x *TierChanged) GetChangedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// CustomerErased: subject customer.erased.<tenant>, stream CUSTOMERS. A
+// tombstone: every service deletes what it holds about the customer, and a
+// rebuild by replay skips the customer's earlier events.
+type CustomerErased struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	ErasedAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerErased) Reset() {
+	*x = CustomerErased{}
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerErased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerErased) ProtoMessage() {}
+
+func (x *CustomerErased) ProtoReflect() protoreflect.Message {
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerErased.ProtoReflect.Descriptor instead.
+func (*CustomerErased) Descriptor() ([]byte, []int) {
+	return file_feedloop_events_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CustomerErased) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *CustomerErased) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerErased) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
+	}
+	return nil
+}
+
 // RecoveryCaseChanged: subject recovery.<event>.<tenant> where <event> is the
 // lower-case change type (opened, updated, acknowledged, escalated, resolved,
 // reopened, follow_up_due, outcome_measured), stream RECOVERY.
@@ -450,7 +513,7 @@ type RecoveryCaseChanged struct {
 
 func (x *RecoveryCaseChanged) Reset() {
 	*x = RecoveryCaseChanged{}
-	mi := &file_feedloop_events_v1_events_proto_msgTypes[5]
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +525,7 @@ func (x *RecoveryCaseChanged) String() string {
 func (*RecoveryCaseChanged) ProtoMessage() {}
 
 func (x *RecoveryCaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_events_v1_events_proto_msgTypes[5]
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +538,7 @@ func (x *RecoveryCaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryCaseChanged.ProtoReflect.Descriptor instead.
 func (*RecoveryCaseChanged) Descriptor() ([]byte, []int) {
-	return file_feedloop_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_feedloop_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecoveryCaseChanged) GetTenantId() string {
@@ -547,7 +610,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_feedloop_events_v1_events_proto_msgTypes[6]
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +622,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_events_v1_events_proto_msgTypes[6]
+	mi := &file_feedloop_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +635,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_feedloop_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_feedloop_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeadLetter) GetStream() string {
@@ -673,7 +736,12 @@ const file_feedloop_events_v1_events_proto_rawDesc = "" +
 	"\bnew_tier\x18\x05 \x01(\tR\anewTier\x12:\n" +
 	"\areasons\x18\x06 \x03(\v2 .feedloop.segmentation.v1.ReasonR\areasons\x129\n" +
 	"\n" +
-	"changed_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\xae\x02\n" +
+	"changed_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\x87\x01\n" +
+	"\x0eCustomerErased\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x127\n" +
+	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\"\xae\x02\n" +
 	"\x13RecoveryCaseChanged\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tchange_id\x18\x02 \x01(\tR\bchangeId\x127\n" +
@@ -712,49 +780,51 @@ func file_feedloop_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_feedloop_events_v1_events_proto_rawDescData
 }
 
-var file_feedloop_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_feedloop_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_feedloop_events_v1_events_proto_goTypes = []any{
 	(*FeedbackReceived)(nil),      // 0: feedloop.events.v1.FeedbackReceived
 	(*ActivityReceived)(nil),      // 1: feedloop.events.v1.ActivityReceived
 	(*FeedbackScored)(nil),        // 2: feedloop.events.v1.FeedbackScored
 	(*CustomerEvaluated)(nil),     // 3: feedloop.events.v1.CustomerEvaluated
 	(*TierChanged)(nil),           // 4: feedloop.events.v1.TierChanged
-	(*RecoveryCaseChanged)(nil),   // 5: feedloop.events.v1.RecoveryCaseChanged
-	(*DeadLetter)(nil),            // 6: feedloop.events.v1.DeadLetter
-	nil,                           // 7: feedloop.events.v1.DeadLetter.HeadersEntry
-	(*v1.Feedback)(nil),           // 8: feedloop.intake.v1.Feedback
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*v1.Activity)(nil),           // 10: feedloop.intake.v1.Activity
-	(*v11.Scores)(nil),            // 11: feedloop.scoring.v1.Scores
-	(*v11.CustomerScores)(nil),    // 12: feedloop.scoring.v1.CustomerScores
-	(*v12.CustomerProfile)(nil),   // 13: feedloop.segmentation.v1.CustomerProfile
-	(*v12.Reason)(nil),            // 14: feedloop.segmentation.v1.Reason
-	(v13.CaseEventType)(0),        // 15: feedloop.alerting.v1.CaseEventType
-	(*v13.RecoveryCase)(nil),      // 16: feedloop.alerting.v1.RecoveryCase
+	(*CustomerErased)(nil),        // 5: feedloop.events.v1.CustomerErased
+	(*RecoveryCaseChanged)(nil),   // 6: feedloop.events.v1.RecoveryCaseChanged
+	(*DeadLetter)(nil),            // 7: feedloop.events.v1.DeadLetter
+	nil,                           // 8: feedloop.events.v1.DeadLetter.HeadersEntry
+	(*v1.Feedback)(nil),           // 9: feedloop.intake.v1.Feedback
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*v1.Activity)(nil),           // 11: feedloop.intake.v1.Activity
+	(*v11.Scores)(nil),            // 12: feedloop.scoring.v1.Scores
+	(*v11.CustomerScores)(nil),    // 13: feedloop.scoring.v1.CustomerScores
+	(*v12.CustomerProfile)(nil),   // 14: feedloop.segmentation.v1.CustomerProfile
+	(*v12.Reason)(nil),            // 15: feedloop.segmentation.v1.Reason
+	(v13.CaseEventType)(0),        // 16: feedloop.alerting.v1.CaseEventType
+	(*v13.RecoveryCase)(nil),      // 17: feedloop.alerting.v1.RecoveryCase
 }
 var file_feedloop_events_v1_events_proto_depIdxs = []int32{
-	8,  // 0: feedloop.events.v1.FeedbackReceived.feedback:type_name -> feedloop.intake.v1.Feedback
-	9,  // 1: feedloop.events.v1.FeedbackReceived.received_at:type_name -> google.protobuf.Timestamp
-	10, // 2: feedloop.events.v1.ActivityReceived.activity:type_name -> feedloop.intake.v1.Activity
-	9,  // 3: feedloop.events.v1.ActivityReceived.received_at:type_name -> google.protobuf.Timestamp
+	9,  // 0: feedloop.events.v1.FeedbackReceived.feedback:type_name -> feedloop.intake.v1.Feedback
+	10, // 1: feedloop.events.v1.FeedbackReceived.received_at:type_name -> google.protobuf.Timestamp
+	11, // 2: feedloop.events.v1.ActivityReceived.activity:type_name -> feedloop.intake.v1.Activity
+	10, // 3: feedloop.events.v1.ActivityReceived.received_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: feedloop.events.v1.FeedbackScored.received:type_name -> feedloop.events.v1.FeedbackReceived
-	11, // 5: feedloop.events.v1.FeedbackScored.scores:type_name -> feedloop.scoring.v1.Scores
-	12, // 6: feedloop.events.v1.FeedbackScored.customer:type_name -> feedloop.scoring.v1.CustomerScores
+	12, // 5: feedloop.events.v1.FeedbackScored.scores:type_name -> feedloop.scoring.v1.Scores
+	13, // 6: feedloop.events.v1.FeedbackScored.customer:type_name -> feedloop.scoring.v1.CustomerScores
 	2,  // 7: feedloop.events.v1.CustomerEvaluated.feedback:type_name -> feedloop.events.v1.FeedbackScored
 	1,  // 8: feedloop.events.v1.CustomerEvaluated.activity:type_name -> feedloop.events.v1.ActivityReceived
-	13, // 9: feedloop.events.v1.CustomerEvaluated.profile:type_name -> feedloop.segmentation.v1.CustomerProfile
-	14, // 10: feedloop.events.v1.TierChanged.reasons:type_name -> feedloop.segmentation.v1.Reason
-	9,  // 11: feedloop.events.v1.TierChanged.changed_at:type_name -> google.protobuf.Timestamp
-	15, // 12: feedloop.events.v1.RecoveryCaseChanged.type:type_name -> feedloop.alerting.v1.CaseEventType
-	16, // 13: feedloop.events.v1.RecoveryCaseChanged.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	9,  // 14: feedloop.events.v1.RecoveryCaseChanged.occurred_at:type_name -> google.protobuf.Timestamp
-	7,  // 15: feedloop.events.v1.DeadLetter.headers:type_name -> feedloop.events.v1.DeadLetter.HeadersEntry
-	9,  // 16: feedloop.events.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 9: feedloop.events.v1.CustomerEvaluated.profile:type_name -> feedloop.segmentation.v1.CustomerProfile
+	15, // 10: feedloop.events.v1.TierChanged.reasons:type_name -> feedloop.segmentation.v1.Reason
+	10, // 11: feedloop.events.v1.TierChanged.changed_at:type_name -> google.protobuf.Timestamp
+	10, // 12: feedloop.events.v1.CustomerErased.erased_at:type_name -> google.protobuf.Timestamp
+	16, // 13: feedloop.events.v1.RecoveryCaseChanged.type:type_name -> feedloop.alerting.v1.CaseEventType
+	17, // 14: feedloop.events.v1.RecoveryCaseChanged.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	10, // 15: feedloop.events.v1.RecoveryCaseChanged.occurred_at:type_name -> google.protobuf.Timestamp
+	8,  // 16: feedloop.events.v1.DeadLetter.headers:type_name -> feedloop.events.v1.DeadLetter.HeadersEntry
+	10, // 17: feedloop.events.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_events_v1_events_proto_init() }
@@ -772,7 +842,7 @@ func file_feedloop_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_feedloop_events_v1_events_proto_rawDesc), len(file_feedloop_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -172,7 +172,9 @@ func (ComplaintCategory) EnumDescriptor() ([]byte, []int) {
 // complaint.
 type Feedback struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Idempotency key chosen by the client, unique per tenant. When empty the
+	// Idempotency key chosen by the client. It names one event of any kind
+	// (feedback or activity) within the tenant: use distinct ids for a purchase
+	// and the feedback on it, e.g. "purchase-7" and "survey-7". When empty the
 	// server assigns a UUIDv7. A repeat of a stored event_id is answered with
 	// duplicate = true and stored only once.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId" json:"event_id,omitempty"`

@@ -37,8 +37,9 @@ const (
 //
 // IntakeService accepts feedback and activity and stores each event on the
 // event log (NATS JetStream) before it answers. An OK answer means the event is
-// stored and will be processed; an error means it was not, and the same request
-// may be retried safely (event ids make retries idempotent).
+// stored and will be processed. UNAVAILABLE means it was not confirmed stored:
+// retry with the same event_id, which makes the retry safe (set event_id
+// yourself: a server-assigned id cannot protect a retry).
 type IntakeServiceClient interface {
 	// SubmitFeedback stores one feedback event.
 	SubmitFeedback(ctx context.Context, in *SubmitFeedbackRequest, opts ...grpc.CallOption) (*SubmitFeedbackResponse, error)
@@ -93,8 +94,9 @@ func (c *intakeServiceClient) RecordActivity(ctx context.Context, in *RecordActi
 //
 // IntakeService accepts feedback and activity and stores each event on the
 // event log (NATS JetStream) before it answers. An OK answer means the event is
-// stored and will be processed; an error means it was not, and the same request
-// may be retried safely (event ids make retries idempotent).
+// stored and will be processed. UNAVAILABLE means it was not confirmed stored:
+// retry with the same event_id, which makes the retry safe (set event_id
+// yourself: a server-assigned id cannot protect a retry).
 type IntakeServiceServer interface {
 	// SubmitFeedback stores one feedback event.
 	SubmitFeedback(context.Context, *SubmitFeedbackRequest) (*SubmitFeedbackResponse, error)

@@ -1120,10 +1120,9 @@ const file_feedloop_scoring_v1_scoring_proto_rawDesc = "" +
 	"\rpassive_count\x18\x06 \x01(\x03R\fpassiveCount\x12'\n" +
 	"\x0fdetractor_count\x18\a \x01(\x03R\x0edetractorCount\x12'\n" +
 	"\x0fcomplaint_count\x18\b \x01(\x03R\x0ecomplaintCount\x12D\n" +
-	"\x10last_feedback_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastFeedbackAt\"G\n" +
-	"\x18GetCustomerScoresRequest\x12+\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"\x10last_feedback_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastFeedbackAt\"k\n" +
+	"\x18GetCustomerScoresRequest\x12O\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"X\n" +
 	"\x19GetCustomerScoresResponse\x12;\n" +
 	"\x06scores\x18\x01 \x01(\v2#.feedloop.scoring.v1.CustomerScoresR\x06scores\"\xa0\x03\n" +

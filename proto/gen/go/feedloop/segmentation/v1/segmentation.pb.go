@@ -1092,10 +1092,9 @@ const file_feedloop_segmentation_v1_segmentation_proto_rawDesc = "" +
 	"\vvalue_level\x18\x18 \x01(\x0e2$.feedloop.segmentation.v1.ValueLevelR\n" +
 	"valueLevel\x129\n" +
 	"\n" +
-	"updated_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"A\n" +
-	"\x12GetCustomerRequest\x12+\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"updated_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"e\n" +
+	"\x12GetCustomerRequest\x12O\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"Z\n" +
 	"\x13GetCustomerResponse\x12C\n" +
 	"\aprofile\x18\x01 \x01(\v2).feedloop.segmentation.v1.CustomerProfileR\aprofile\"\xba\x01\n" +
@@ -1123,10 +1122,9 @@ const file_feedloop_segmentation_v1_segmentation_proto_rawDesc = "" +
 	"\x0fmean_churn_risk\x18\b \x01(\x01R\rmeanChurnRiskB\x06\n" +
 	"\x04_nps\"T\n" +
 	"\x15GetTierReportResponse\x12;\n" +
-	"\x05tiers\x18\x01 \x03(\v2%.feedloop.segmentation.v1.TierSummaryR\x05tiers\"C\n" +
-	"\x14EraseCustomerRequest\x12+\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"\x05tiers\x18\x01 \x03(\v2%.feedloop.segmentation.v1.TierSummaryR\x05tiers\"g\n" +
+	"\x14EraseCustomerRequest\x12O\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"/\n" +
 	"\x15EraseCustomerResponse\x12\x16\n" +
 	"\x06erased\x18\x01 \x01(\bR\x06erased*\xbc\x01\n" +
