@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
@@ -117,13 +118,7 @@ func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitF
 // RecordActivity stores one purchase or support contact.
 func (s *Service) RecordActivity(ctx context.Context, req *intakev1.RecordActivityRequest) (*intakev1.RecordActivityResponse, error) {
 	env := newEnvelope(grpcx.Tenant(ctx), bus.ActivityReceived, s.valid.Now())
-	a := req.Activity
-	clientID := admit.Complete(&a.EventId, &a.OccurredAt, env.now)
-	p := pending{eventID: a.EventId, clientID: clientID, out: bus.Outgoing{
-		Subject: env.subject,
-		ID:      env.tenant + "/" + a.EventId,
-		Msg:     &eventsv1.ActivityReceived{TenantId: env.tenant, Activity: a, ReceivedAt: env.received},
-	}}
+	p := env.activity(req.Activity)
 	res := s.store(ctx, env.tenant, "activity", []pending{p})[0]
 	if res.err != nil {
 		return nil, unavailable(res.err)
@@ -140,7 +135,7 @@ type pending struct {
 
 type outcome struct {
 	duplicate bool
-	err       error // not stored; the client may retry
+	err       error // not confirmed stored; the client retries with the same id
 }
 
 // envelope is what all events of one request share: the caller's tenant,
@@ -158,11 +153,17 @@ func newEnvelope(tenant, prefix string, now time.Time) envelope {
 // feedback completes fb and wraps it for the stream.
 func (e envelope) feedback(fb *intakev1.Feedback) pending {
 	clientID := admit.Complete(&fb.EventId, &fb.OccurredAt, e.now)
-	return pending{eventID: fb.EventId, clientID: clientID, out: bus.Outgoing{
-		Subject: e.subject,
-		ID:      e.tenant + "/" + fb.EventId,
-		Msg:     &eventsv1.FeedbackReceived{TenantId: e.tenant, Feedback: fb, ReceivedAt: e.received},
-	}}
+	return e.wrap(fb.EventId, clientID, &eventsv1.FeedbackReceived{TenantId: e.tenant, Feedback: fb, ReceivedAt: e.received})
+}
+
+// activity completes a and wraps it for the stream.
+func (e envelope) activity(a *intakev1.Activity) pending {
+	clientID := admit.Complete(&a.EventId, &a.OccurredAt, e.now)
+	return e.wrap(a.EventId, clientID, &eventsv1.ActivityReceived{TenantId: e.tenant, Activity: a, ReceivedAt: e.received})
+}
+
+func (e envelope) wrap(eventID string, clientID bool, msg proto.Message) pending {
+	return pending{eventID: eventID, clientID: clientID, out: bus.Outgoing{Subject: e.subject, ID: e.tenant + "/" + eventID, Msg: msg}}
 }
 
 // store publishes the events that are not known repeats and records the ids
@@ -201,10 +202,13 @@ func (s *Service) store(ctx context.Context, tenant, kind string, ps []pending) 
 	}
 	acks, errs := s.pub.PublishAll(ctx, outs)
 	var stored []string
+	var failed int
 	for j, i := range pubIdx {
 		if errs[j] != nil {
 			res[i].err = errs[j]
-			s.log.WarnContext(ctx, "publish failed", "tenant", tenant, "event_id", ps[i].eventID, "err", errs[j])
+			if failed++; failed == 1 {
+				s.log.WarnContext(ctx, "publish failed", "tenant", tenant, "event_id", ps[i].eventID, "events", len(outs), "err", errs[j])
+			}
 			continue
 		}
 		res[i].duplicate = acks[j].Duplicate
