@@ -198,9 +198,8 @@ func TestPublishFailsWhenNATSIsDown(t *testing.T) {
 	}
 }
 
-// run consumes with h until want messages were acked or dead-lettered, then
-// stops the consumer and waits for it to drain.
-func run(t *testing.T, e env, h bus.Handler) {
+// newConsumer is the durable consumer "test" on the FEEDBACK stream.
+func newConsumer(t *testing.T, e env) *bus.Consumer {
 	t.Helper()
 	c, err := bus.NewConsumer(context.Background(), e.js, e.cfg, bus.ConsumerSpec{
 		Stream: bus.FeedbackStream, Durable: "test",
@@ -208,6 +207,14 @@ func run(t *testing.T, e env, h bus.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// run consumes with h until every message was acked or dead-lettered, then
+// stops the consumer and waits for it to drain.
+func run(t *testing.T, e env, h bus.Handler) {
+	t.Helper()
+	c := newConsumer(t, e)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, h) }()
@@ -236,12 +243,7 @@ func run(t *testing.T, e env, h bus.Handler) {
 
 func TestRunFailsWhenTheConsumerIsDeleted(t *testing.T) {
 	e := setup(t)
-	c, err := bus.NewConsumer(context.Background(), e.js, e.cfg, bus.ConsumerSpec{
-		Stream: bus.FeedbackStream, Durable: "test",
-	}, e.pub, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newConsumer(t, e)
 	done := make(chan error, 1)
 	go func() {
 		done <- c.Run(context.Background(), func(_ context.Context, msgs []*bus.Message) []error { return make([]error, len(msgs)) })
@@ -389,16 +391,11 @@ func TestRetryPoisonAndPanic(t *testing.T) {
 func TestRunDrainsOnCancel(t *testing.T) {
 	e := setup(t)
 	publishN(t, e, 300)
-	c, err := bus.NewConsumer(context.Background(), e.js, e.cfg, bus.ConsumerSpec{
-		Stream: bus.FeedbackStream, Durable: "test",
-	}, e.pub, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newConsumer(t, e)
 	ctx, cancel := context.WithCancel(context.Background())
 	seen := map[string]bool{}
 	handled := 0
-	err = c.Run(ctx, func(_ context.Context, msgs []*bus.Message) []error {
+	err := c.Run(ctx, func(_ context.Context, msgs []*bus.Message) []error {
 		if handled == 0 {
 			cancel() // shut down while messages are buffered
 		}

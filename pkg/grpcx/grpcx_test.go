@@ -22,6 +22,7 @@ import (
 
 	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/grpcx"
+	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
 const (
@@ -137,7 +138,7 @@ func TestValidationReportsEveryFieldViolation(t *testing.T) {
 		Attributes: map[string]string{"Bad Key": "v"},
 	}}
 	_, err := c.SubmitFeedback(withKey(keyA), req)
-	fields := violations(t, err)
+	fields := testkit.FieldViolations(t, err)
 	for _, want := range []string{"feedback.channel", "feedback.nps", `feedback.attributes["Bad Key"]`} {
 		if _, ok := fields[want]; !ok {
 			t.Errorf("no violation for %s; got %v", want, fields)
@@ -149,30 +150,10 @@ func TestInvalidUTF8IsAFieldViolation(t *testing.T) {
 	c, _, _ := start(t, nil)
 	req := valid()
 	req.Feedback.Comment = &intakev1.Comment{Text: "bad \xff byte"}
-	fields := violations(t, func() error { _, err := c.SubmitFeedback(withKey(keyA), req); return err }())
+	fields := testkit.FieldViolations(t, func() error { _, err := c.SubmitFeedback(withKey(keyA), req); return err }())
 	if d := fields["feedback.comment.text"]; !strings.Contains(d, "UTF-8") {
 		t.Errorf("violations = %v, want feedback.comment.text: UTF-8", fields)
 	}
-}
-
-func violations(t *testing.T, err error) map[string]string {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		t.Fatalf("code = %v (%v), want InvalidArgument", st.Code(), err)
-	}
-	out := map[string]string{}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.FieldViolations {
-				out[v.Field] = v.Description
-			}
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no BadRequest field violations in %v", st)
-	}
-	return out
 }
 
 func TestPanicBecomesInternal(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/feedloop/feedloop/pkg/config"
+	"github.com/feedloop/feedloop/pkg/grpcx"
 	"github.com/feedloop/feedloop/pkg/telemetry"
 )
 
@@ -56,4 +57,25 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 	}
 	tel.Logger.Info("stopped")
 	return nil
+}
+
+// HealthOnly runs a service that has no API of its own yet: a gRPC server
+// with health and reflection, stopped cleanly on SIGTERM. Services that are
+// still placeholders call it from main.
+func HealthOnly(name, version, defaultMetricsAddr, defaultGRPCAddr string) {
+	Main(name, version, defaultMetricsAddr, func(ctx context.Context, env *config.Env, log *slog.Logger) error {
+		cfg := grpcx.ConfigFromEnv(env, defaultGRPCAddr)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		srv, err := grpcx.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		ln, err := srv.Listen()
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx, ln)
+	})
 }

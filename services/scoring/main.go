@@ -3,32 +3,9 @@
 // with issue #3. Configuration: FEEDLOOP_* environment variables (README).
 package main
 
-import (
-	"context"
-	"log/slog"
-
-	"github.com/feedloop/feedloop/pkg/config"
-	"github.com/feedloop/feedloop/pkg/grpcx"
-	"github.com/feedloop/feedloop/pkg/service"
-)
+import "github.com/feedloop/feedloop/pkg/service"
 
 // version is stamped in at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() {
-	service.Main("scoring", version, ":9092", func(ctx context.Context, env *config.Env, log *slog.Logger) error {
-		cfg := grpcx.ConfigFromEnv(env, ":8082")
-		if err := env.Err(); err != nil {
-			return err
-		}
-		srv, err := grpcx.New(cfg, log)
-		if err != nil {
-			return err
-		}
-		ln, err := srv.Listen()
-		if err != nil {
-			return err
-		}
-		return srv.Run(ctx, ln)
-	})
-}
+func main() { service.HealthOnly("scoring", version, ":9092", ":8082") }

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -357,7 +356,7 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := h.client.SubmitFeedback(as(keyA), tc.req)
-			if got := fieldViolations(t, err); !got[tc.field] {
+			if got := testkit.FieldViolations(t, err); got[tc.field] == "" {
 				t.Errorf("violations %v do not name %s", got, tc.field)
 			}
 		})
@@ -378,36 +377,17 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 		for range 501 {
 			req.Items = append(req.Items, &intakev1.Feedback{CustomerId: "c", Channel: 1, Nps: proto.Int32(1)})
 		}
-		if got := fieldViolations(t, func() error { _, err := h.client.SubmitFeedbackBatch(as(keyA), req); return err }()); !got["items"] {
+		if got := testkit.FieldViolations(t, func() error { _, err := h.client.SubmitFeedbackBatch(as(keyA), req); return err }()); got["items"] == "" {
 			t.Errorf("violations %v do not name items", got)
 		}
 	})
 	t.Run("activity without kind", func(t *testing.T) {
 		_, err := h.client.RecordActivity(as(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{CustomerId: "c", Channel: 1}})
-		if got := fieldViolations(t, err); len(got) == 0 {
-			t.Error("no violations")
-		}
+		testkit.FieldViolations(t, err)
 	})
 	if n := len(h.stored(t)); n != 0 {
 		t.Errorf("stream holds %d messages after invalid requests, want 0", n)
 	}
-}
-
-func fieldViolations(t *testing.T, err error) map[string]bool {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		t.Fatalf("code = %v (%v), want InvalidArgument", st.Code(), err)
-	}
-	out := map[string]bool{}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.FieldViolations {
-				out[v.Field] = true
-			}
-		}
-	}
-	return out
 }
 
 func TestBatchAnswersPerItem(t *testing.T) {
