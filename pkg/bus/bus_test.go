@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,6 +152,9 @@ func TestPublishAll(t *testing.T) {
 	for i := range 300 {
 		outs = append(outs, feedback("acme", fmt.Sprint(i%250))) // 50 repeats
 	}
+	// Each message may carry its own trace context.
+	var traceID trace.TraceID
+	outs[7].Ctx, traceID = traced()
 	acks, errs := e.pub.PublishAll(context.Background(), outs)
 	dups := 0
 	for i := range outs {
@@ -168,6 +172,15 @@ func TestPublishAll(t *testing.T) {
 	info, _ := st.Info(context.Background())
 	if info.State.Msgs != 250 {
 		t.Errorf("stream holds %d messages, want 250", info.State.Msgs)
+	}
+	for i, want := range map[int]bool{7: true, 8: false} {
+		raw, err := st.GetMsg(context.Background(), acks[i].Sequence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(raw.Header.Get("traceparent"), traceID.String()); got != want {
+			t.Errorf("message %d: traceparent %q carries trace %s: %v, want %v", i, raw.Header.Get("traceparent"), traceID, got, want)
+		}
 	}
 }
 

@@ -37,6 +37,9 @@ type Outgoing struct {
 	// convention "<tenant>/<event id>".
 	ID  string
 	Msg proto.Message
+	// Ctx, when set, is the message's own trace context: a batch publishes
+	// each result under the span of the message it came from.
+	Ctx context.Context
 }
 
 // Publisher publishes protobuf messages and waits for the stream to store
@@ -84,8 +87,12 @@ func (p *Publisher) PublishAll(ctx context.Context, outs []Outgoing) ([]*jetstre
 	spans := make([]trace.Span, len(outs))
 	published := p.timeHeader() // one publish, one time
 	for i, out := range outs {
+		base := ctx
+		if out.Ctx != nil {
+			base = out.Ctx
+		}
 		var mctx context.Context
-		mctx, spans[i] = p.startSpan(ctx, out)
+		mctx, spans[i] = p.startSpan(base, out)
 		msg, err := p.encode(mctx, out, published)
 		if err == nil {
 			futures[i], err = p.js.PublishMsgAsync(msg)

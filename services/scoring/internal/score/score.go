@@ -18,10 +18,10 @@ const (
 	Assurance
 	Empathy
 	Tangibles
-	numDimensions
+	NumDimensions
 )
 
-var dimensionNames = [numDimensions]string{"reliability", "responsiveness", "assurance", "empathy", "tangibles"}
+var dimensionNames = [NumDimensions]string{"reliability", "responsiveness", "assurance", "empathy", "tangibles"}
 
 func (d Dimension) String() string { return dimensionNames[d] }
 
@@ -51,7 +51,7 @@ const (
 // "not given" (they are 0–10, 1–5, 1–7 when given).
 type Input struct {
 	NPS, CSAT, CES int
-	Servqual       [numDimensions]Rating
+	Servqual       [NumDimensions]Rating
 	Comment        string
 	Language       string // BCP 47 tag; empty: detect
 	Complaint      Category
@@ -130,7 +130,7 @@ type Weights struct {
 // Config holds the tunable weights.
 type Config struct {
 	// Servqual weights each dimension in the overall gap.
-	Servqual [numDimensions]float64
+	Servqual [NumDimensions]float64
 	// Experience weights each signal in the composite score.
 	Experience Weights
 }
@@ -141,7 +141,7 @@ type Config struct {
 // favour the direct questions over inferred signals.
 func DefaultConfig() Config {
 	return Config{
-		Servqual:   [numDimensions]float64{0.32, 0.22, 0.19, 0.16, 0.11},
+		Servqual:   [NumDimensions]float64{0.32, 0.22, 0.19, 0.16, 0.11},
 		Experience: Weights{NPS: 0.30, CSAT: 0.20, CES: 0.10, Servqual: 0.20, Sentiment: 0.10, Complaint: 0.10},
 	}
 }
@@ -149,8 +149,8 @@ func DefaultConfig() Config {
 // Gaps are SERVQUAL gaps, perception − expectation (−6…6; negative means the
 // service fell short).
 type Gaps struct {
-	Dimension [numDimensions]float64
-	Rated     [numDimensions]bool
+	Dimension [NumDimensions]float64
+	Rated     [NumDimensions]bool
 	// Weighted is the mean gap over the rated dimensions, weighted.
 	Weighted float64
 	Any      bool
@@ -158,10 +158,10 @@ type Gaps struct {
 
 // ServqualGaps computes the gaps of the rated dimensions and their weighted
 // mean.
-func ServqualGaps(r [numDimensions]Rating, weights [numDimensions]float64) Gaps {
+func ServqualGaps(r [NumDimensions]Rating, weights [NumDimensions]float64) Gaps {
 	var g Gaps
 	var sum, wsum float64
-	for d := range numDimensions {
+	for d := range NumDimensions {
 		if !r[d].rated() {
 			continue
 		}

@@ -43,14 +43,14 @@ func TestNormalize(t *testing.T) {
 
 func TestServqualGaps(t *testing.T) {
 	w := DefaultConfig().Servqual
-	g := ServqualGaps([numDimensions]Rating{Reliability: {7, 4}, Tangibles: {5, 6}}, w)
+	g := ServqualGaps([NumDimensions]Rating{Reliability: {7, 4}, Tangibles: {5, 6}}, w)
 	if !g.Any || !g.Rated[Reliability] || g.Rated[Empathy] || g.Dimension[Reliability] != -3 || g.Dimension[Tangibles] != 1 {
 		t.Errorf("gaps = %+v", g)
 	}
 	if want := (0.32*-3 + 0.11) / 0.43; math.Abs(g.Weighted-want) > 1e-9 {
 		t.Errorf("weighted = %v, want %v", g.Weighted, want)
 	}
-	if g := ServqualGaps([numDimensions]Rating{}, w); g.Any || g.Weighted != 0 {
+	if g := ServqualGaps([NumDimensions]Rating{}, w); g.Any || g.Weighted != 0 {
 		t.Errorf("no ratings: %+v", g)
 	}
 }
@@ -58,7 +58,7 @@ func TestServqualGaps(t *testing.T) {
 func TestContributionsAddUp(t *testing.T) {
 	s := New(DefaultConfig(), fixed(-0.2))
 	in := Input{NPS: 5, CSAT: 3, CES: 2, Comment: "meh", Complaint: Billing,
-		Servqual: [numDimensions]Rating{Assurance: {6, 3}}}
+		Servqual: [NumDimensions]Rating{Assurance: {6, 3}}}
 	r := s.Score(in)
 	var points, weights float64
 	for _, c := range r.Contributions {
@@ -156,7 +156,7 @@ func checkExample(t *testing.T, c []string) {
 }
 
 func dimensionByName(t *testing.T, name string) Dimension {
-	for d := range numDimensions {
+	for d := range NumDimensions {
 		if d.String() == name {
 			return d
 		}
@@ -198,7 +198,7 @@ func parseRating(s string, name *string, e, p *int) error {
 func BenchmarkScore(b *testing.B) {
 	s := New(DefaultConfig(), fixed(-0.4))
 	in := Input{NPS: 4, CSAT: 2, CES: 5, Comment: "late again", Complaint: Delivery,
-		Servqual: [numDimensions]Rating{Reliability: {7, 3}, Responsiveness: {6, 4}}}
+		Servqual: [NumDimensions]Rating{Reliability: {7, 3}, Responsiveness: {6, 4}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Score(in)

@@ -524,9 +524,13 @@ func (x *Scores) GetContributions() []*ScoreContribution {
 type CustomerScores struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	// Time-decayed mean experience score, 0 to 100.
+	// Time-decayed mean experience score, 0 to 100: each event weighs
+	// 2^((t - t0) / half-life), so newer events count more (half-life 30 days
+	// by default).
 	DecayedSatisfaction float64 `protobuf:"fixed64,2,opt,name=decayed_satisfaction,json=decayedSatisfaction,proto3" json:"decayed_satisfaction,omitempty"`
-	// Decayed satisfaction now minus before the latest event.
+	// The same mean with a quarter of the half-life minus decayed_satisfaction:
+	// positive when the customer's recent experiences are better than their
+	// long-run average, negative when worse.
 	SatisfactionTrend float64                `protobuf:"fixed64,3,opt,name=satisfaction_trend,json=satisfactionTrend,proto3" json:"satisfaction_trend,omitempty"`
 	FeedbackCount     int64                  `protobuf:"varint,4,opt,name=feedback_count,json=feedbackCount,proto3" json:"feedback_count,omitempty"`
 	PromoterCount     int64                  `protobuf:"varint,5,opt,name=promoter_count,json=promoterCount,proto3" json:"promoter_count,omitempty"`
@@ -534,8 +538,11 @@ type CustomerScores struct {
 	DetractorCount    int64                  `protobuf:"varint,7,opt,name=detractor_count,json=detractorCount,proto3" json:"detractor_count,omitempty"`
 	ComplaintCount    int64                  `protobuf:"varint,8,opt,name=complaint_count,json=complaintCount,proto3" json:"complaint_count,omitempty"`
 	LastFeedbackAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_feedback_at,json=lastFeedbackAt,proto3" json:"last_feedback_at,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The scores of the latest feedback (by occurred_at).
+	LastScores    *Scores `protobuf:"bytes,10,opt,name=last_scores,json=lastScores,proto3" json:"last_scores,omitempty"`
+	LastEventId   string  `protobuf:"bytes,11,opt,name=last_event_id,json=lastEventId,proto3" json:"last_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CustomerScores) Reset() {
@@ -629,6 +636,20 @@ func (x *CustomerScores) GetLastFeedbackAt() *timestamppb.Timestamp {
 		return x.LastFeedbackAt
 	}
 	return nil
+}
+
+func (x *CustomerScores) GetLastScores() *Scores {
+	if x != nil {
+		return x.LastScores
+	}
+	return nil
+}
+
+func (x *CustomerScores) GetLastEventId() string {
+	if x != nil {
+		return x.LastEventId
+	}
+	return ""
 }
 
 type GetCustomerScoresRequest struct {
@@ -836,8 +857,17 @@ type ExperienceSummary struct {
 	Complaints int64    `protobuf:"varint,10,opt,name=complaints,proto3" json:"complaints,omitempty"`
 	// Mean experience score.
 	ExperienceScore *float64 `protobuf:"fixed64,11,opt,name=experience_score,json=experienceScore,proto3,oneof" json:"experience_score,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Half-width of the 95% confidence interval of nps for this many answers:
+	// 1.96 * sqrt((p + d - (p - d)^2) / n) * 100, with p and d the promoter and
+	// detractor shares of n NPS answers.
+	NpsMarginOfError *float64 `protobuf:"fixed64,12,opt,name=nps_margin_of_error,json=npsMarginOfError,proto3,oneof" json:"nps_margin_of_error,omitempty"`
+	// The SERVQUAL dimension with the most negative mean gap ("reliability",
+	// ...); empty when no dimension was rated.
+	WeakestDimension string `protobuf:"bytes,13,opt,name=weakest_dimension,json=weakestDimension,proto3" json:"weakest_dimension,omitempty"`
+	// Complaints per response, 0 to 1.
+	ComplaintRate float64 `protobuf:"fixed64,14,opt,name=complaint_rate,json=complaintRate,proto3" json:"complaint_rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExperienceSummary) Reset() {
@@ -943,6 +973,27 @@ func (x *ExperienceSummary) GetComplaints() int64 {
 func (x *ExperienceSummary) GetExperienceScore() float64 {
 	if x != nil && x.ExperienceScore != nil {
 		return *x.ExperienceScore
+	}
+	return 0
+}
+
+func (x *ExperienceSummary) GetNpsMarginOfError() float64 {
+	if x != nil && x.NpsMarginOfError != nil {
+		return *x.NpsMarginOfError
+	}
+	return 0
+}
+
+func (x *ExperienceSummary) GetWeakestDimension() string {
+	if x != nil {
+		return x.WeakestDimension
+	}
+	return ""
+}
+
+func (x *ExperienceSummary) GetComplaintRate() float64 {
+	if x != nil {
+		return x.ComplaintRate
 	}
 	return 0
 }
@@ -1109,7 +1160,7 @@ const file_feedloop_scoring_v1_scoring_proto_rawDesc = "" +
 	"\x10experience_score\x18\a \x01(\x01R\x0fexperienceScore\x12L\n" +
 	"\rcontributions\x18\b \x03(\v2&.feedloop.scoring.v1.ScoreContributionR\rcontributionsB\a\n" +
 	"\x05_csatB\x06\n" +
-	"\x04_ces\"\x9e\x03\n" +
+	"\x04_ces\"\x80\x04\n" +
 	"\x0eCustomerScores\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x121\n" +
@@ -1120,7 +1171,11 @@ const file_feedloop_scoring_v1_scoring_proto_rawDesc = "" +
 	"\rpassive_count\x18\x06 \x01(\x03R\fpassiveCount\x12'\n" +
 	"\x0fdetractor_count\x18\a \x01(\x03R\x0edetractorCount\x12'\n" +
 	"\x0fcomplaint_count\x18\b \x01(\x03R\x0ecomplaintCount\x12D\n" +
-	"\x10last_feedback_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastFeedbackAt\"k\n" +
+	"\x10last_feedback_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastFeedbackAt\x12<\n" +
+	"\vlast_scores\x18\n" +
+	" \x01(\v2\x1b.feedloop.scoring.v1.ScoresR\n" +
+	"lastScores\x12\"\n" +
+	"\rlast_event_id\x18\v \x01(\tR\vlastEventId\"k\n" +
 	"\x18GetCustomerScoresRequest\x12O\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"X\n" +
@@ -1136,7 +1191,7 @@ const file_feedloop_scoring_v1_scoring_proto_rawDesc = "" +
 	"touchpoint\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
 	"touchpoint\x12(\n" +
 	"\x10group_by_channel\x18\x06 \x01(\bR\x0egroupByChannel\x12.\n" +
-	"\x13group_by_touchpoint\x18\a \x01(\bR\x11groupByTouchpoint\"\xc0\x03\n" +
+	"\x13group_by_touchpoint\x18\a \x01(\bR\x11groupByTouchpoint\"\xe0\x04\n" +
 	"\x11ExperienceSummary\x12\x1c\n" +
 	"\tresponses\x18\x01 \x01(\x03R\tresponses\x12\x1c\n" +
 	"\tpromoters\x18\x02 \x01(\x03R\tpromoters\x12\x1a\n" +
@@ -1153,13 +1208,17 @@ const file_feedloop_scoring_v1_scoring_proto_rawDesc = "" +
 	"complaints\x18\n" +
 	" \x01(\x03R\n" +
 	"complaints\x12.\n" +
-	"\x10experience_score\x18\v \x01(\x01H\x04R\x0fexperienceScore\x88\x01\x01B\x06\n" +
+	"\x10experience_score\x18\v \x01(\x01H\x04R\x0fexperienceScore\x88\x01\x01\x122\n" +
+	"\x13nps_margin_of_error\x18\f \x01(\x01H\x05R\x10npsMarginOfError\x88\x01\x01\x12+\n" +
+	"\x11weakest_dimension\x18\r \x01(\tR\x10weakestDimension\x12%\n" +
+	"\x0ecomplaint_rate\x18\x0e \x01(\x01R\rcomplaintRateB\x06\n" +
 	"\x04_npsB\a\n" +
 	"\x05_csatB\x06\n" +
 	"\x04_cesB\f\n" +
 	"\n" +
 	"_sentimentB\x13\n" +
-	"\x11_experience_score\"\xed\x01\n" +
+	"\x11_experience_scoreB\x16\n" +
+	"\x14_nps_margin_of_error\"\xed\x01\n" +
 	"\x13ExperienceReportRow\x12=\n" +
 	"\fbucket_start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vbucketStart\x125\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x1b.feedloop.intake.v1.ChannelR\achannel\x12\x1e\n" +
@@ -1229,26 +1288,27 @@ var file_feedloop_scoring_v1_scoring_proto_depIdxs = []int32{
 	1,  // 3: feedloop.scoring.v1.Scores.complaint_severity:type_name -> feedloop.scoring.v1.ComplaintSeverity
 	5,  // 4: feedloop.scoring.v1.Scores.contributions:type_name -> feedloop.scoring.v1.ScoreContribution
 	14, // 5: feedloop.scoring.v1.CustomerScores.last_feedback_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: feedloop.scoring.v1.GetCustomerScoresResponse.scores:type_name -> feedloop.scoring.v1.CustomerScores
-	14, // 7: feedloop.scoring.v1.GetExperienceReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	14, // 8: feedloop.scoring.v1.GetExperienceReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: feedloop.scoring.v1.GetExperienceReportRequest.granularity:type_name -> feedloop.scoring.v1.Granularity
-	15, // 10: feedloop.scoring.v1.GetExperienceReportRequest.channel:type_name -> feedloop.intake.v1.Channel
-	3,  // 11: feedloop.scoring.v1.ExperienceSummary.servqual:type_name -> feedloop.scoring.v1.ServqualGaps
-	14, // 12: feedloop.scoring.v1.ExperienceReportRow.bucket_start:type_name -> google.protobuf.Timestamp
-	15, // 13: feedloop.scoring.v1.ExperienceReportRow.channel:type_name -> feedloop.intake.v1.Channel
-	11, // 14: feedloop.scoring.v1.ExperienceReportRow.summary:type_name -> feedloop.scoring.v1.ExperienceSummary
-	11, // 15: feedloop.scoring.v1.GetExperienceReportResponse.total:type_name -> feedloop.scoring.v1.ExperienceSummary
-	12, // 16: feedloop.scoring.v1.GetExperienceReportResponse.rows:type_name -> feedloop.scoring.v1.ExperienceReportRow
-	8,  // 17: feedloop.scoring.v1.ScoringService.GetCustomerScores:input_type -> feedloop.scoring.v1.GetCustomerScoresRequest
-	10, // 18: feedloop.scoring.v1.ScoringService.GetExperienceReport:input_type -> feedloop.scoring.v1.GetExperienceReportRequest
-	9,  // 19: feedloop.scoring.v1.ScoringService.GetCustomerScores:output_type -> feedloop.scoring.v1.GetCustomerScoresResponse
-	13, // 20: feedloop.scoring.v1.ScoringService.GetExperienceReport:output_type -> feedloop.scoring.v1.GetExperienceReportResponse
-	19, // [19:21] is the sub-list for method output_type
-	17, // [17:19] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 6: feedloop.scoring.v1.CustomerScores.last_scores:type_name -> feedloop.scoring.v1.Scores
+	7,  // 7: feedloop.scoring.v1.GetCustomerScoresResponse.scores:type_name -> feedloop.scoring.v1.CustomerScores
+	14, // 8: feedloop.scoring.v1.GetExperienceReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	14, // 9: feedloop.scoring.v1.GetExperienceReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 10: feedloop.scoring.v1.GetExperienceReportRequest.granularity:type_name -> feedloop.scoring.v1.Granularity
+	15, // 11: feedloop.scoring.v1.GetExperienceReportRequest.channel:type_name -> feedloop.intake.v1.Channel
+	3,  // 12: feedloop.scoring.v1.ExperienceSummary.servqual:type_name -> feedloop.scoring.v1.ServqualGaps
+	14, // 13: feedloop.scoring.v1.ExperienceReportRow.bucket_start:type_name -> google.protobuf.Timestamp
+	15, // 14: feedloop.scoring.v1.ExperienceReportRow.channel:type_name -> feedloop.intake.v1.Channel
+	11, // 15: feedloop.scoring.v1.ExperienceReportRow.summary:type_name -> feedloop.scoring.v1.ExperienceSummary
+	11, // 16: feedloop.scoring.v1.GetExperienceReportResponse.total:type_name -> feedloop.scoring.v1.ExperienceSummary
+	12, // 17: feedloop.scoring.v1.GetExperienceReportResponse.rows:type_name -> feedloop.scoring.v1.ExperienceReportRow
+	8,  // 18: feedloop.scoring.v1.ScoringService.GetCustomerScores:input_type -> feedloop.scoring.v1.GetCustomerScoresRequest
+	10, // 19: feedloop.scoring.v1.ScoringService.GetExperienceReport:input_type -> feedloop.scoring.v1.GetExperienceReportRequest
+	9,  // 20: feedloop.scoring.v1.ScoringService.GetCustomerScores:output_type -> feedloop.scoring.v1.GetCustomerScoresResponse
+	13, // 21: feedloop.scoring.v1.ScoringService.GetExperienceReport:output_type -> feedloop.scoring.v1.GetExperienceReportResponse
+	20, // [20:22] is the sub-list for method output_type
+	18, // [18:20] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_scoring_v1_scoring_proto_init() }
