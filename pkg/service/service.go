@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -78,4 +79,58 @@ func HealthOnly(name, version, defaultMetricsAddr, defaultGRPCAddr string) {
 		}
 		return srv.Run(ctx, ln)
 	})
+}
+
+// Serve runs a service's gRPC server and its consumer loops until ctx ends
+// or one of them fails. Then it stops them all together: the server turns
+// NOT_SERVING and finishes in-flight calls while the consumers drain (each
+// loop must return when its context ends, after finishing what it holds).
+// It returns the first failure, so a consumer that stopped unexpectedly
+// exits the process instead of leaving it idle.
+func Serve(ctx context.Context, srv *grpcx.Server, ln net.Listener, consumers ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(consumers)+1)
+	go func() { errs <- srv.Run(ctx, ln) }()
+	for _, run := range consumers {
+		go func() { errs <- run(ctx) }()
+	}
+	var first error
+	for range len(consumers) + 1 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// App is a service assembled from its configuration (each service's
+// internal/app package).
+type App interface {
+	// Listen opens the gRPC address.
+	Listen() (net.Listener, error)
+	// Run serves on ln until ctx ends, then shuts down in order.
+	Run(ctx context.Context, ln net.Listener) error
+}
+
+// Assemble is the Run of a service whose configuration comes from
+// configFromEnv and whose App comes from newApp: read and check the
+// configuration, build the App, listen, run.
+func Assemble[C any, A App](configFromEnv func(*config.Env) C, newApp func(context.Context, C, *slog.Logger) (A, error)) Run {
+	return func(ctx context.Context, env *config.Env, log *slog.Logger) error {
+		cfg := configFromEnv(env)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		a, err := newApp(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		ln, err := a.Listen()
+		if err != nil {
+			return err
+		}
+		return a.Run(ctx, ln)
+	}
 }

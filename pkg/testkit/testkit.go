@@ -71,6 +71,7 @@ type Redis struct {
 	URL    string
 	Client *redis.Client
 	cmd    *exec.Cmd
+	out    *bytes.Buffer
 	stop   sync.Once
 }
 
@@ -99,28 +100,46 @@ func StartRedis(tb testing.TB) *Redis {
 		"--appendonly", "no",
 		"--loglevel", "warning",
 	)
-	var out bytes.Buffer // shown only when the test fails
-	cmd.Stdout, cmd.Stderr = &out, &out
+	r := &Redis{URL: "unix://" + sock, cmd: cmd, out: new(bytes.Buffer)} // output shown only when the test fails
+	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start redis-server: %v", err)
 	}
-	r := &Redis{URL: "unix://" + sock, cmd: cmd}
 	tb.Cleanup(func() {
 		if r.Client != nil {
 			r.Client.Close()
 		}
 		r.Stop()
 		if tb.Failed() {
-			tb.Logf("redis-server output:\n%s", out.String())
+			tb.Logf("redis-server output:\n%s", r.out.String())
 		}
 		os.RemoveAll(dir)
 	})
 	r.Client = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
+	r.waitReady(tb)
+	return r
+}
+
+// Restart starts the server again after Stop, on the same socket and
+// empty (it keeps no data), as after an outage.
+func (r *Redis) Restart(tb testing.TB) {
+	tb.Helper()
+	r.cmd = exec.Command(r.cmd.Path, r.cmd.Args[1:]...)
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	if err := r.cmd.Start(); err != nil {
+		tb.Fatalf("restart redis-server: %v", err)
+	}
+	r.stop = sync.Once{}
+	r.waitReady(tb)
+}
+
+func (r *Redis) waitReady(tb testing.TB) {
+	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := r.Client.Ping(context.Background()).Err()
 		if err == nil {
-			return r
+			return
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("redis-server did not answer within 10s: %v", err)

@@ -4,10 +4,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-
-	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/service"
 	"github.com/feedloop/feedloop/services/intake/internal/app"
 )
@@ -15,20 +11,4 @@ import (
 // version is stamped in at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() {
-	service.Main("intake", version, ":9091", func(ctx context.Context, env *config.Env, log *slog.Logger) error {
-		cfg := app.ConfigFromEnv(env)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		a, err := app.New(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		ln, err := a.Listen()
-		if err != nil {
-			return err
-		}
-		return a.Run(ctx, ln)
-	})
-}
+func main() { service.Main("intake", version, ":9091", service.Assemble(app.ConfigFromEnv, app.New)) }

@@ -1,11 +1,16 @@
-// Command scoring is the feedloop scoring service. This build serves gRPC health
-// and reflection and shuts down cleanly on SIGTERM; its pipeline and API come
-// with issue #3. Configuration: FEEDLOOP_* environment variables (README).
+// Command scoring is the feedloop scoring service: it scores every
+// feedback.received event, keeps each customer's rolling scores and the
+// tenant's report buckets in Redis, publishes FeedbackScored, and answers
+// GetCustomerScores and GetExperienceReport. Configuration comes from
+// FEEDLOOP_* environment variables (see README).
 package main
 
-import "github.com/feedloop/feedloop/pkg/service"
+import (
+	"github.com/feedloop/feedloop/pkg/service"
+	"github.com/feedloop/feedloop/services/scoring/internal/app"
+)
 
 // version is stamped in at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { service.HealthOnly("scoring", version, ":9092", ":8082") }
+func main() { service.Main("scoring", version, ":9092", service.Assemble(app.ConfigFromEnv, app.New)) }

@@ -111,24 +111,7 @@ func feedback(id string) *intakev1.Feedback {
 // stored returns every message in the FEEDBACK stream.
 func (h *harness) stored(t testing.TB) []*jetstream.RawStreamMsg {
 	t.Helper()
-	ctx := context.Background()
-	st, err := h.js.Stream(ctx, "FEEDBACK")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
+	return testkit.StreamMessages(t, h.js, "FEEDBACK")
 }
 
 func TestSubmitFeedbackLandsInStream(t *testing.T) {

@@ -25,7 +25,7 @@ const (
 	CSATCount
 	CESSum // raw answers, 1–7
 	CESCount
-	GapSum                                           // + dimension: perception − expectation, per SERVQUAL dimension
+	GapSum                                                // + dimension: perception − expectation, per SERVQUAL dimension
 	GapCount        = GapSum + int(score.NumDimensions)   // + dimension
 	SentimentSum    = GapCount + int(score.NumDimensions) // sentiment × SentimentScale, rounded
 	SentimentCount  = SentimentSum + 1

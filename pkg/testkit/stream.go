@@ -1,0 +1,52 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamMessages returns every message the stream holds, oldest first.
+func StreamMessages(tb testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		tb.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// WaitStream waits until the stream holds at least n messages and returns
+// them; it fails the test after timeout.
+func WaitStream(tb testing.TB, js jetstream.JetStream, stream string, n int, timeout time.Duration) []*jetstream.RawStreamMsg {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := js.Stream(context.Background(), stream)
+		if err == nil {
+			info, err := st.Info(context.Background())
+			if err == nil && info.State.Msgs >= uint64(n) {
+				return StreamMessages(tb, js, stream)
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("stream %s did not reach %d messages within %s", stream, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
