@@ -180,7 +180,9 @@ func TestReportEqualsBruteForce(t *testing.T) {
 	ts := timestamppb.New
 	wide := in(now.Add(-31*24*time.Hour), now.Add(time.Hour))
 	oddStart, oddEnd := now.Add(-17*24*time.Hour-5*time.Hour-30*time.Minute), now.Add(-7*24*time.Hour+13*time.Minute)
-	byChannel := func(e *eventsv1.FeedbackScored) bool { return e.Received.Feedback.Channel == intakev1.Channel_CHANNEL_APP }
+	byChannel := func(e *eventsv1.FeedbackScored) bool {
+		return e.Received.Feedback.Channel == intakev1.Channel_CHANNEL_APP
+	}
 	byTouchpoint := func(e *eventsv1.FeedbackScored) bool { return e.Received.Feedback.Touchpoint == "delivery" }
 
 	for _, tc := range []struct {
