@@ -34,6 +34,9 @@ type Config struct {
 	PublishTimeout time.Duration
 	// BatchSize is the most messages a consumer hands the service at once.
 	BatchSize int
+	// Workers is how many batches a consumer processes at once, so one
+	// batch's Redis round trip overlaps another's publishes.
+	Workers int
 	// MaxDeliver is how many times a message is tried before it is
 	// dead-lettered.
 	MaxDeliver int
@@ -54,6 +57,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		DuplicateWindow: env.Duration("FEEDLOOP_STREAM_DUPLICATE_WINDOW", 2*time.Minute),
 		PublishTimeout:  env.Duration("FEEDLOOP_NATS_PUBLISH_TIMEOUT", 5*time.Second),
 		BatchSize:       env.Int("FEEDLOOP_CONSUMER_BATCH", 100),
+		Workers:         env.Int("FEEDLOOP_CONSUMER_WORKERS", 4),
 		MaxDeliver:      env.Int("FEEDLOOP_CONSUMER_MAX_DELIVER", 10),
 		AckWait:         env.Duration("FEEDLOOP_CONSUMER_ACK_WAIT", 30*time.Second),
 		RetryBase:       env.Duration("FEEDLOOP_CONSUMER_RETRY_BASE", time.Second),
@@ -70,6 +74,9 @@ func ConfigFromEnv(env *config.Env) Config {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		env.Fail("FEEDLOOP_CONSUMER_BATCH", "must be 1 to 1000, got %d", c.BatchSize)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		env.Fail("FEEDLOOP_CONSUMER_WORKERS", "must be 1 to 64, got %d", c.Workers)
 	}
 	if c.MaxDeliver < 1 {
 		env.Fail("FEEDLOOP_CONSUMER_MAX_DELIVER", "must be at least 1, got %d", c.MaxDeliver)

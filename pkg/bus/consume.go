@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -107,7 +108,7 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec C
 		AckWait:        cfg.AckWait,
 		MaxDeliver:     -1,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		MaxAckPending:  max(1000, 4*cfg.BatchSize),
+		MaxAckPending:  max(1000, 4*cfg.BatchSize*cfg.Workers),
 	}
 	var cons jetstream.Consumer
 	for {
@@ -139,14 +140,16 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec C
 // when consuming stops for another reason (the consumer was deleted, the
 // connection closed for good), so the service does not idle unnoticed.
 //
-// A message waits behind at most three batches (the client's prefetch, the
-// ready queue, the batch in hand), so AckWait must exceed three batches'
-// processing time; with the defaults (100 messages, 30s) that leaves 100 ms
-// per message.
+// Workers batches are processed at once, in any order: every handler's
+// state updates are order-insensitive. A message waits behind at most three
+// rounds of batches (the client's prefetch, the ready queue, the batches in
+// hand), so AckWait must exceed three batches' processing time; with the
+// defaults (100 messages, 30s) that leaves 100 ms per message.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	ready := make(chan jetstream.Msg, c.cfg.BatchSize)
+	inFlight := c.cfg.BatchSize * c.cfg.Workers
+	ready := make(chan jetstream.Msg, inFlight)
 	cc, err := c.cons.Consume(func(m jetstream.Msg) { ready <- m },
-		jetstream.PullMaxMessages(c.cfg.BatchSize),
+		jetstream.PullMaxMessages(inFlight),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			c.log.Warn("consume", "err", err)
 		}))
@@ -155,28 +158,38 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	}
 	// In-flight work finishes even when ctx ends: that is the drain.
 	work := context.WithoutCancel(ctx)
-	stopping := ctx.Done()
-	batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
-	for {
-		select {
-		case m := <-ready:
-			batch = append(batch[:0], m)
-		case <-stopping:
-			cc.Drain()
-			stopping = nil
-			continue
-		case <-cc.Closed():
-			// No more callbacks: finish what is buffered.
-			for len(ready) > 0 {
-				c.process(work, collect(ready, batch[:0], c.cfg.BatchSize), h)
+	closed := cc.Closed()
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Go(func() {
+			batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
+			for {
+				select {
+				case m := <-ready:
+					c.process(work, collect(ready, append(batch[:0], m), c.cfg.BatchSize), h)
+				case <-closed:
+					// No more callbacks: finish what is buffered.
+					for {
+						batch = collect(ready, batch[:0], c.cfg.BatchSize)
+						if len(batch) == 0 {
+							return
+						}
+						c.process(work, batch, h)
+					}
+				}
 			}
-			if ctx.Err() == nil {
-				return fmt.Errorf("consumer %s stopped unexpectedly", c.spec.Durable)
-			}
-			return nil
-		}
-		c.process(work, collect(ready, batch, c.cfg.BatchSize), h)
+		})
 	}
+	select {
+	case <-ctx.Done():
+		cc.Drain()
+	case <-closed:
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		return fmt.Errorf("consumer %s stopped unexpectedly", c.spec.Durable)
+	}
+	return nil
 }
 
 // collect adds what is ready, without waiting, up to max messages.

@@ -42,7 +42,7 @@ const (
 type harness struct {
 	client scoringv1.ScoringServiceClient
 	js     jetstream.JetStream
-	cfg    bus.Config
+	cfg    app.Config
 	pub    *bus.Publisher // publishes as intake would
 	redis  *testkit.Redis
 }
@@ -50,6 +50,15 @@ type harness struct {
 // start runs scoring in-process against a real JetStream and a real Redis,
 // with the FEEDBACK stream created as intake creates it.
 func start(t testing.TB, extra ...string) *harness {
+	t.Helper()
+	h := deps(t, extra...)
+	h.run(t)
+	return h
+}
+
+// deps starts JetStream and Redis and creates the FEEDBACK stream; run
+// starts scoring on them.
+func deps(t testing.TB, extra ...string) *harness {
 	t.Helper()
 	nsrv, rd := testkit.StartJetStream(t), testkit.StartRedis(t)
 	vars := map[string]string{
@@ -74,15 +83,19 @@ func start(t testing.TB, extra ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	h := &harness{cfg: cfg.Bus, redis: rd}
+	h := &harness{cfg: cfg, redis: rd}
 	h.js, _ = jetstream.New(nc)
 	h.pub = bus.NewPublisher(h.js, "feedloop/intake")
 	if _, err := bus.EnsureStream(context.Background(), h.js, cfg.Bus, bus.FeedbackStream); err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
 
+func (h *harness) run(t testing.TB) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.New(ctx, h.cfg, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +117,9 @@ func start(t testing.TB, extra ...string) *harness {
 	}
 	t.Cleanup(func() { cc.Close() })
 	h.client = scoringv1.NewScoringServiceClient(cc)
-	return h
 }
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func as(key string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
@@ -203,13 +217,13 @@ func TestFeedbackComesOutScoredWithItsTrace(t *testing.T) {
 	}
 }
 
-// randomFeedback is a feedback event within the last 30 days with a random
+// randomFeedback is a feedback event within spread before now with a random
 // mix of signals, channels and touchpoints.
-func randomFeedback(rng *rand.Rand, id string, now time.Time) *intakev1.Feedback {
+func randomFeedback(rng *rand.Rand, id string, now time.Time, spread time.Duration) *intakev1.Feedback {
 	f := &intakev1.Feedback{
 		EventId:    id,
 		CustomerId: fmt.Sprint("cust-", rng.IntN(20)),
-		OccurredAt: timestamppb.New(now.Add(-time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))),
+		OccurredAt: timestamppb.New(now.Add(-time.Duration(rng.Int64N(int64(spread))))),
 		Channel:    intakev1.Channel(1 + rng.IntN(3)),
 		Touchpoint: []string{"checkout", "delivery", "support", ""}[rng.IntN(4)],
 	}
@@ -270,7 +284,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var outs []bus.Outgoing
 	for i := range 50 {
-		outs = append(outs, received("tenant-a", randomFeedback(rng, fmt.Sprint("ev-", i), time.Now())))
+		outs = append(outs, received("tenant-a", randomFeedback(rng, fmt.Sprint("ev-", i), time.Now(), 30*24*time.Hour)))
 	}
 	h.publish(t, outs...)
 
@@ -291,7 +305,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := bus.EnsureStream(ctx, h.js, h.cfg, bus.ScoredStream); err != nil {
+	if _, err := bus.EnsureStream(ctx, h.js, h.cfg.Bus, bus.ScoredStream); err != nil {
 		t.Fatal(err)
 	}
 	all, _ := h.scored(t, len(outs))

@@ -149,7 +149,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 		if i%5 == 0 {
 			tenant = "tenant-b"
 		}
-		outs = append(outs, received(tenant, randomFeedback(rng, fmt.Sprint("ev-", i), now)))
+		outs = append(outs, received(tenant, randomFeedback(rng, fmt.Sprint("ev-", i), now, 30*24*time.Hour)))
 	}
 	h.publish(t, outs...)
 	all, _ := h.scored(t, len(outs))

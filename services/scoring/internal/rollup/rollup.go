@@ -6,16 +6,15 @@
 package rollup
 
 import (
-	"errors"
+	"encoding/binary"
+	"fmt"
 	"math"
-	"strconv"
-	"strings"
 
 	"github.com/feedloop/feedloop/services/scoring/internal/score"
 )
 
-// Counter indexes. The order is the storage format (a comma-separated list
-// in a Redis hash field): only ever append.
+// Counter indexes. The order is the storage format (see Encode): only ever
+// append.
 const (
 	Responses = iota
 	Promoters
@@ -84,29 +83,25 @@ func (c *Counts) Add(o Counts) {
 	}
 }
 
-// String is the storage format: the counters, comma-separated.
-func (c Counts) String() string {
-	b := make([]byte, 0, NumCounters*3)
-	for i, v := range c {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, v, 10)
+// Encode is the storage format: each counter as a little-endian int64, in
+// index order (the Lua script adds them with struct.unpack / struct.pack).
+func (c Counts) Encode() []byte {
+	b := make([]byte, 0, NumCounters*8)
+	for _, v := range c {
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
-	return string(b)
+	return b
 }
 
-// Parse reads the storage format. Counters missing at the end (written by an
-// older version) are zero; extra ones (from a newer version) are ignored.
-func Parse(s string) (Counts, error) {
+// Decode reads the storage format. Counters missing at the end (written by
+// an older version) are zero; extra ones (from a newer version) are ignored.
+func Decode(b []byte) (Counts, error) {
 	var c Counts
-	for i := 0; s != "" && i < NumCounters; i++ {
-		field, rest, _ := strings.Cut(s, ",")
-		v, err := strconv.ParseInt(field, 10, 64)
-		if err != nil {
-			return c, errors.New("rollup: bad counter " + strconv.Quote(field))
-		}
-		c[i], s = v, rest
+	if len(b)%8 != 0 {
+		return c, fmt.Errorf("rollup: %d bytes is not a whole number of counters", len(b))
+	}
+	for i := 0; i < NumCounters && 8*i < len(b); i++ {
+		c[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
 	}
 	return c, nil
 }

@@ -141,50 +141,104 @@ type Applied struct {
 	Customer  Customer
 }
 
-var classCounter = map[score.NPSClass]string{
-	score.Promoter: "promoters", score.Passive: "passives", score.Detractor: "detractors",
-}
+// customerFields are the customer hash's fields, in the order apply.lua
+// returns them.
+var customerFields = [...]string{"t0", "sum", "weight", "fast_sum", "fast_weight", "feedback", "promoters", "passives",
+	"detractors", "complaints", "last_ms", "last_id", "last_scores"}
 
-// Apply applies the updates in one round trip and returns each one's
-// outcome or error, in order.
+// classCounter is the (1-based) position of each NPS class's counter in
+// customerFields, as apply.lua takes it.
+var classCounter = map[score.NPSClass]int{score.Promoter: 7, score.Passive: 8, score.Detractor: 9}
+
+// maxPerScript bounds the events one script applies: Redis serves no one
+// else while a script runs (about 40 µs per event).
+const maxPerScript = 100
+
+// Apply applies the updates in one round trip (one script per tenant and
+// up to maxPerScript events) and returns each one's outcome or error, in
+// order.
 func (s *Store) Apply(ctx context.Context, ups []Update) ([]Applied, []error) {
 	out := make([]Applied, len(ups))
 	errs := make([]error, len(ups))
-	cmds := make([]*redis.Cmd, len(ups))
-	now := s.now()
-	expiry := func(g Granularity, at time.Time) string {
-		end := g.Start(at).Add(g.Size() + s.retention(g))
-		if !end.After(now) {
-			return "0"
+	var calls []scriptCall
+	byTenant := map[string]int{} // tenant → its call still being filled
+	for i, u := range ups {
+		c, ok := byTenant[u.Tenant]
+		if !ok || len(calls[c].events) == maxPerScript {
+			c = len(calls)
+			calls = append(calls, scriptCall{tenant: u.Tenant})
+			byTenant[u.Tenant] = c
 		}
-		return strconv.FormatInt(end.Unix(), 10)
+		calls[c].events = append(calls[c].events, i)
 	}
+	cmds := make([]*redis.Cmd, len(calls))
 	_, err := redisx.Pipelined(ctx, s.rdb, []*redisx.Script{applyScript}, func(p redis.Pipeliner) {
-		for i, u := range ups {
-			complaint := "0"
-			if u.Complaint {
-				complaint = "1"
-			}
-			cmds[i] = applyScript.Queue(ctx, p, []string{
-				prefix(u.Tenant) + "seen:" + u.EventID,
-				customerKey(u.Tenant, u.Customer),
-				bucketKey(u.Tenant, Hour, Hour.Start(u.At)),
-				bucketKey(u.Tenant, Day, Day.Start(u.At)),
-			},
-				int64(s.cfg.DedupTTL/time.Second), u.At.UnixMilli(), u.Experience,
-				s.cfg.HalfLife.Milliseconds(), s.cfg.HalfLife.Milliseconds()/4,
-				classCounter[u.NPSClass], complaint, u.EventID, u.Scores,
-				u.Group.String(), u.Counts.String(), expiry(Hour, u.At), expiry(Day, u.At))
+		for i, c := range calls {
+			keys, args := s.scriptArgs(c, ups)
+			cmds[i] = applyScript.Queue(ctx, p, keys, args...)
 		}
 	})
-	for i, u := range ups {
-		if cmds[i] == nil || cmds[i].Err() != nil {
-			errs[i] = fmt.Errorf("apply event %s/%s: %w", u.Tenant, u.EventID, firstErr(cmds[i], err))
-			continue
+	for i, c := range calls {
+		var replies []any
+		cerr := firstErr(cmds[i], err)
+		if cerr == nil {
+			var ok bool
+			if replies, ok = cmds[i].Val().([]any); !ok || len(replies) != len(c.events) {
+				cerr = fmt.Errorf("unexpected reply %v", cmds[i].Val())
+			}
 		}
-		out[i], errs[i] = parseApplied(u.Customer, cmds[i].Val())
+		for j, e := range c.events {
+			if cerr != nil {
+				errs[e] = fmt.Errorf("apply event %s/%s: %w", ups[e].Tenant, ups[e].EventID, cerr)
+				continue
+			}
+			out[e], errs[e] = parseApplied(ups[e].Customer, replies[j])
+		}
 	}
 	return out, errs
+}
+
+// scriptCall is one run of apply.lua: some events of one tenant.
+type scriptCall struct {
+	tenant string
+	events []int // indexes into the updates
+}
+
+// scriptArgs lays out the keys and arguments apply.lua takes.
+func (s *Store) scriptArgs(c scriptCall, ups []Update) (keys []string, args []any) {
+	n := len(c.events)
+	keys = make([]string, 2*n, 2*n+4)
+	var expiries []any
+	bucketIndex := map[string]int{}
+	bucket := func(g Granularity, at time.Time) int {
+		end := g.Start(at).Add(g.Size() + s.retention(g))
+		if !end.After(s.now()) {
+			return 0 // expired already: not written
+		}
+		key := bucketKey(c.tenant, g, g.Start(at))
+		if i, ok := bucketIndex[key]; ok {
+			return i
+		}
+		keys = append(keys, key)
+		expiries = append(expiries, end.Unix())
+		bucketIndex[key] = len(expiries)
+		return len(expiries)
+	}
+	events := make([]any, 0, 10*n)
+	for j, e := range c.events {
+		u := ups[e]
+		keys[j] = prefix(u.Tenant) + "seen:" + u.EventID
+		keys[n+j] = customerKey(u.Tenant, u.Customer)
+		complaint := "0"
+		if u.Complaint {
+			complaint = "1"
+		}
+		events = append(events, u.At.UnixMilli(), u.Experience, classCounter[u.NPSClass], complaint, u.EventID,
+			u.Scores, u.Group.String(), u.Counts.Encode(), bucket(Hour, u.At), bucket(Day, u.At))
+	}
+	args = append(args, n, int64(s.cfg.DedupTTL/time.Second), s.cfg.HalfLife.Milliseconds(), s.cfg.HalfLife.Milliseconds()/4)
+	args = append(args, expiries...)
+	return keys, append(args, events...)
 }
 
 func firstErr(c *redis.Cmd, err error) error {
@@ -199,15 +253,15 @@ func parseApplied(id string, v any) (Applied, error) {
 	if !ok || len(reply) != 2 {
 		return Applied{}, fmt.Errorf("apply: unexpected reply %v", v)
 	}
-	flat, ok := reply[1].([]any)
-	if !ok {
+	values, ok := reply[1].([]any)
+	if !ok || len(values) > len(customerFields) {
 		return Applied{}, fmt.Errorf("apply: unexpected customer %v", reply[1])
 	}
-	fields := make(map[string]string, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		fields[k] = v
+	fields := make(map[string]string, len(customerFields))
+	for i, v := range values {
+		if s, ok := v.(string); ok {
+			fields[customerFields[i]] = s
+		}
 	}
 	c, err := parseCustomer(id, fields)
 	return Applied{Duplicate: reply[0] == int64(1), Customer: c}, err
@@ -303,7 +357,7 @@ func (s *Store) Buckets(ctx context.Context, tenant string, g Granularity, start
 			if err != nil {
 				return nil, err
 			}
-			if out[i].Groups[grp], err = rollup.Parse(v); err != nil {
+			if out[i].Groups[grp], err = rollup.Decode([]byte(v)); err != nil {
 				return nil, fmt.Errorf("bucket %s field %s: %w", bucketKey(tenant, g, starts[i]), field, err)
 			}
 		}

@@ -20,7 +20,7 @@ var cfg = Config{HalfLife: 30 * day, DedupTTL: 48 * time.Hour, HourRetention: 35
 // now is the store's clock in these tests; events happen before it.
 var now = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
-func newStore(t *testing.T, c Config) *Store {
+func newStore(t testing.TB, c Config) *Store {
 	t.Helper()
 	s := New(testkit.StartRedis(t).Client, c)
 	s.now = func() time.Time { return now }
