@@ -52,8 +52,8 @@ func (s *Service) GetCustomerScores(ctx context.Context, req *scoringv1.GetCusto
 	if !found {
 		return nil, status.Errorf(codes.NotFound, "customer %q has no scored feedback", req.GetCustomerId())
 	}
-	p, err := c.Proto()
-	if err != nil {
+	p := c.Proto()
+	if p.LastScores, err = c.LatestScores(); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	return &scoringv1.GetCustomerScoresResponse{Scores: p}, nil

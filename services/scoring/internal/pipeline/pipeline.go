@@ -78,10 +78,7 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 		if e.err = errs[j]; e.err != nil {
 			continue
 		}
-		customer, err := results[j].Customer.Proto()
-		if e.err = err; err != nil {
-			continue
-		}
+		customer := results[j].Customer.Proto()
 		tenant, id := e.received.GetTenantId(), e.received.GetFeedback().GetEventId()
 		outs = append(outs, bus.Outgoing{
 			Subject: bus.Subject(bus.FeedbackScored, tenant),

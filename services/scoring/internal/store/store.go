@@ -365,8 +365,8 @@ func (s *Store) Buckets(ctx context.Context, tenant string, g Granularity, start
 	return out, nil
 }
 
-// Proto is the API form of c.
-func (c Customer) Proto() (*scoringv1.CustomerScores, error) {
+// Proto is the API form of c, without the latest scores (LatestScores).
+func (c Customer) Proto() *scoringv1.CustomerScores {
 	p := &scoringv1.CustomerScores{
 		CustomerId:          c.ID,
 		DecayedSatisfaction: c.Satisfaction(),
@@ -381,11 +381,18 @@ func (c Customer) Proto() (*scoringv1.CustomerScores, error) {
 	if !c.LastAt.IsZero() {
 		p.LastFeedbackAt = timestamppb.New(c.LastAt)
 	}
-	if len(c.LastScores) > 0 {
-		p.LastScores = new(scoringv1.Scores)
-		if err := proto.Unmarshal(c.LastScores, p.LastScores); err != nil {
-			return nil, fmt.Errorf("customer %s: latest scores: %w", c.ID, err)
-		}
+	return p
+}
+
+// LatestScores decodes the scores of the customer's latest feedback; nil
+// when there is none.
+func (c Customer) LatestScores() (*scoringv1.Scores, error) {
+	if len(c.LastScores) == 0 {
+		return nil, nil
 	}
-	return p, nil
+	s := new(scoringv1.Scores)
+	if err := proto.Unmarshal(c.LastScores, s); err != nil {
+		return nil, fmt.Errorf("customer %s: latest scores: %w", c.ID, err)
+	}
+	return s, nil
 }

@@ -163,7 +163,9 @@ type FeedbackScored struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Received *FeedbackReceived      `protobuf:"bytes,1,opt,name=received,proto3" json:"received,omitempty"`
 	Scores   *v11.Scores            `protobuf:"bytes,2,opt,name=scores,proto3" json:"scores,omitempty"`
-	// The customer's rolling scores after this event.
+	// The customer's rolling scores after this event, without last_scores
+	// (when this event is the customer's latest, they are scores). For a
+	// redelivered event, the customer's current scores.
 	Customer      *v11.CustomerScores `protobuf:"bytes,3,opt,name=customer,proto3" json:"customer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
