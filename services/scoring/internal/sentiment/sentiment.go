@@ -295,9 +295,10 @@ func (l *Lexicon) match(u units, sep string) []term {
 		}
 		switch e.kind {
 		case negator:
-			if negEnd > 0 { // a second negator cancels the first: "not unhappy"
+			if negEnd > 0 && !negUsed { // a second negator cancels the first: "不是不好"
 				negEnd = 0
 			} else {
+				closeNeg(i)
 				negStart, negLen, negEnd, negUsed = i, n, i+n+l.scope, false
 			}
 		case intensifier:
