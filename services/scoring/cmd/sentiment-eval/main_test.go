@@ -22,26 +22,26 @@ func TestEvaluateBothFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if zh != (tally{pos: 1, posRight: 1, neg: 2, negRight: 1}) {
+	if zh != (sentiment.Tally{Pos: 1, PosRight: 1, Neg: 2, NegRight: 1}) {
 		t.Errorf("csv tally = %+v", zh)
 	}
 	en, err := evaluate(tsvPath, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if en != (tally{pos: 2, posRight: 1, neg: 1, negRight: 1}) {
+	if en != (sentiment.Tally{Pos: 2, PosRight: 1, Neg: 1, NegRight: 1}) {
 		t.Errorf("tsv tally = %+v", en)
 	}
-	zh.add(en)
+	zh.Add(en)
 	// positives 2 of 3, negatives 2 of 3; 4 of 6 right.
 	if got, want := zh.String(), "balanced_accuracy=0.667 accuracy=0.667 n=6"; got != want {
 		t.Errorf("summary = %q, want %q", got, want)
 	}
-	if _, err := read(filepath.Join(dir, "missing")); err == nil {
+	if _, err := sentiment.ReadLabelled(filepath.Join(dir, "missing")); err == nil {
 		t.Error("read of a missing file succeeded")
 	}
 	os.WriteFile(tsvPath, []byte("no label here\n"), 0o644)
-	if _, err := read(tsvPath); err == nil {
+	if _, err := sentiment.ReadLabelled(tsvPath); err == nil {
 		t.Error("a line without a label was accepted")
 	}
 }
