@@ -96,6 +96,7 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 
 	tenant := grpcx.Tenant(ctx)
 	grouped := req.GetGroupByChannel() || req.GetGroupByTouchpoint()
+	filtered := req.GetChannel() != intakev1.Channel_CHANNEL_UNSPECIFIED || req.GetTouchpoint() != ""
 	var total rollup.Counts
 	rows := map[rowKey]*rollup.Counts{}
 	addTo := func(k rowKey, c rollup.Counts) {
@@ -105,6 +106,20 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 		rows[k].Add(c)
 	}
 	for _, sp := range spans {
+		if !grouped && !filtered {
+			// Each bucket's total is all it takes.
+			totals, err := s.store.Totals(ctx, tenant, sp.g, sp.starts())
+			if err != nil {
+				return nil, status.Error(codes.Unavailable, err.Error())
+			}
+			for i, c := range totals {
+				total.Add(c)
+				if !totalOnly {
+					addTo(rowKey{start: sp.first.Add(time.Duration(i) * sp.g.Size())}, c) // a row per bucket, even an empty one
+				}
+			}
+			continue
+		}
 		buckets, err := s.store.Buckets(ctx, tenant, sp.g, sp.starts())
 		if err != nil {
 			return nil, status.Error(codes.Unavailable, err.Error())

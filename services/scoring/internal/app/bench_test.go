@@ -158,6 +158,7 @@ func BenchmarkExperienceReport(b *testing.B) {
 		{"total", window(&scoringv1.GetExperienceReportRequest{})},
 		{"hourly-rows", window(&scoringv1.GetExperienceReportRequest{Granularity: scoringv1.Granularity_GRANULARITY_HOUR})},
 		{"daily-by-touchpoint", window(&scoringv1.GetExperienceReportRequest{Granularity: scoringv1.Granularity_GRANULARITY_DAY, GroupByTouchpoint: true})},
+		{"hourly-by-touchpoint", window(&scoringv1.GetExperienceReportRequest{Granularity: scoringv1.Granularity_GRANULARITY_HOUR, GroupByTouchpoint: true})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)

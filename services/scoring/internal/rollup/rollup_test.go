@@ -130,17 +130,17 @@ func TestStorageFormat(t *testing.T) {
 	for i := range c {
 		c[i] = int64(i*i) - 40
 	}
-	back, err := Decode(c.Encode())
+	back, err := Decode(string(c.Encode()))
 	if err != nil || back != c {
 		t.Fatalf("round trip: %v, %v, want %v", back, err, c)
 	}
-	if short, err := Decode(c.Encode()[:16]); err != nil || short[Responses] != -40 || short[Promoters] != -39 || short[Passives] != 0 {
+	if short, err := Decode(string(c.Encode()[:16])); err != nil || short[Responses] != -40 || short[Promoters] != -39 || short[Passives] != 0 {
 		t.Errorf("older, shorter format: %v, %v", short, err)
 	}
-	if long, err := Decode(append(c.Encode(), make([]byte, 8)...)); err != nil || long != c {
+	if long, err := Decode(string(append(c.Encode(), make([]byte, 8)...))); err != nil || long != c {
 		t.Errorf("newer, longer format: %v, %v", long, err)
 	}
-	if _, err := Decode([]byte{1, 2, 3}); err == nil {
+	if _, err := Decode("\x01\x02\x03"); err == nil {
 		t.Error("a partial counter decoded")
 	}
 }

@@ -94,14 +94,18 @@ for i = 1, n do
     local packed = ARGV[a + 7]
     local inc = {struct.unpack(layout(packed), packed)}
     for _, bucket in ipairs({tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])}) do
-      if bucket > 0 then add(bucket, ARGV[a + 6], inc, #packed / 8) end
+      if bucket > 0 then
+        add(bucket, ARGV[a + 6], inc, #packed / 8)
+        add(bucket, '*', inc, #packed / 8) -- all groups: what most reports read
+      end
     end
   else
     out[i] = {1, call('HMGET', KEYS[n + i], unpack(names))}
   end
 end
 
--- One field per group holds its counters (rollup.Counts.Encode).
+-- One field per group holds its counters (rollup.Counts.Encode), and the
+-- field "*" the bucket's total.
 for _, total in ipairs(order) do
   local key, c = KEYS[2 * n + total.bucket], total.c
   local cur = call('HGET', key, total.field)
