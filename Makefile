@@ -60,11 +60,17 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIM
 	go test -run '^$$' -fuzz '^FuzzValidatorMatchesProtovalidate$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/intake/internal/admit
 
 .PHONY: bench
-bench: tools ## intake benchmarks, 6 runs, summarised by benchstat
+bench: tools ## intake and scoring benchmarks, summarised by benchstat
 	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
 	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
+	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 5 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-scoring.txt
+	go test -run '^$$' -bench ExperienceReport -benchtime 300x -count 3 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-report.txt
+	go test -run '^$$' -bench Domain -cpu 1 -count 6 github.com/feedloop/feedloop/services/scoring/internal/pipeline | tee .bin/bench-domain.txt
 	benchstat .bin/bench-intake.txt
 	benchstat .bin/bench-cpu.txt
+	benchstat -col /name .bin/bench-scoring.txt
+	benchstat .bin/bench-report.txt
+	benchstat .bin/bench-domain.txt
 
 .PHONY: build
 build: ## build the service binaries into .bin/

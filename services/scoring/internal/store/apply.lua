@@ -4,86 +4,90 @@
 -- update is order-insensitive (sums, counts, a max by time), so events may
 -- arrive in any order and in any batch.
 --
--- Lua in Redis is slow (each redis.call and each number formatted costs
--- about a microsecond), so each customer is read once and written once per
--- event, and the bucket counters of the batch's new events are summed
--- first and written once per bucket and group.
+-- Lua in Redis is slow (each redis.call, each value and each number
+-- formatted costs about a microsecond), so a customer's numbers are one
+-- packed field, read once and written once per event, and the bucket
+-- counters of the batch's new events are summed first and written once per
+-- bucket and group.
 --
 -- KEYS: n guards, then n customer hashes, then the buckets the events use.
 -- ARGV[1] n                     ARGV[2] guard TTL, s
 -- ARGV[3] half-life, ms         ARGV[4] trend half-life, ms
 -- ARGV[5 .. 4+b] the expiry (unix s) of each of the b bucket keys
 -- then 10 per event: time (ms since the epoch), experience score, NPS class
---   (the index of its counter in names: 7, 8, 9; 0 for none), "1" for a
---   complaint, event id, scores (protobuf), bucket field (group), counters
+--   (1 promoter, 2 passive, 3 detractor, 0 none), "1" for a complaint, event id, scores (protobuf), bucket field (group), counters
 --   (int64 LE each), hour and day bucket (index among the bucket keys; 0:
 --   past retention).
--- Returns, per event, {1 when it was applied before, else 0; the customer's
--- values in the order of names (false where unset)}.
-local names = {'t0', 'sum', 'weight', 'fast_sum', 'fast_weight', 'feedback', 'promoters', 'passives',
-  'detractors', 'complaints', 'last_ms', 'last_id', 'last_scores'}
+-- Returns, per event, {1 when it was applied before, else 0; {the
+-- customer's state, the latest event id}}.
 local n = tonumber(ARGV[1])
 local ttl, half, fast = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local n_buckets = #KEYS - 2 * n
-local format, call = string.format, redis.call
+local call = redis.call
+
+-- A customer's numbers live in one field, packed (Customer in store.go
+-- reads it): t0, Σw·x, Σw, the same two with the trend half-life, then the
+-- feedback, promoter, passive, detractor and complaint counts and the latest
+-- event's time. The latest event's id and scores are fields of their own.
+local STATE = '<i8ddddi8i8i8i8i8i8'
 
 -- apply updates customer key with the event whose arguments start at a, and
--- returns the customer's values.
+-- returns {state, latest event id}.
 local function apply(key, a)
-  local v = call('HMGET', key, unpack(names))
+  local v = call('HMGET', key, 'state', 'last_id')
+  local t, x, id = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 4]
+  local t0, sum, weight, fast_sum, fast_weight, feedback, promoters, passives, detractors, complaints, last_ms =
+    t, 0, 0, 0, 0, 0, 0, 0, 0, 0, nil
+  if v[1] then
+    t0, sum, weight, fast_sum, fast_weight, feedback, promoters, passives, detractors, complaints, last_ms =
+      struct.unpack(STATE, v[1])
+  end
   -- Time-decayed means: Σw·x and Σw with w = 2^((t − t0) / half-life). The
   -- mean does not depend on t0, so t0 is the customer's first event time,
   -- moved forward when the weights would grow past float range.
-  local t, x = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local t0 = tonumber(v[1]) or t
-  local sum, weight = tonumber(v[2]) or 0, tonumber(v[3]) or 0
-  local fast_sum, fast_weight = tonumber(v[4]) or 0, tonumber(v[5]) or 0
   if (t - t0) / fast > 256 then
     local slow_f, fast_f = 2 ^ (-(t - t0) / half), 2 ^ (-(t - t0) / fast)
     sum, weight, fast_sum, fast_weight = sum * slow_f, weight * slow_f, fast_sum * fast_f, fast_weight * fast_f
     t0 = t
   end
   local w, wf = 2 ^ ((t - t0) / half), 2 ^ ((t - t0) / fast)
-  v[1] = format('%d', t0)
-  v[2], v[3] = format('%.17g', sum + w * x), format('%.17g', weight + w)
-  v[4], v[5] = format('%.17g', fast_sum + wf * x), format('%.17g', fast_weight + wf)
-  v[6] = tostring((tonumber(v[6]) or 0) + 1)
-  local changed = {'t0', v[1], 'sum', v[2], 'weight', v[3], 'fast_sum', v[4], 'fast_weight', v[5], 'feedback', v[6]}
-  local class = tonumber(ARGV[a + 2])
-  if class > 0 then
-    v[class] = tostring((tonumber(v[class]) or 0) + 1)
-    changed[#changed + 1], changed[#changed + 2] = names[class], v[class]
-  end
-  if ARGV[a + 3] == '1' then
-    v[10] = tostring((tonumber(v[10]) or 0) + 1)
-    changed[#changed + 1], changed[#changed + 2] = 'complaints', v[10]
-  end
+  sum, weight, fast_sum, fast_weight = sum + w * x, weight + w, fast_sum + wf * x, fast_weight + wf
+  feedback = feedback + 1
+  local class = ARGV[a + 2]
+  if class == '1' then promoters = promoters + 1
+  elseif class == '2' then passives = passives + 1
+  elseif class == '3' then detractors = detractors + 1 end
+  if ARGV[a + 3] == '1' then complaints = complaints + 1 end
   -- The latest event by time (ties: the larger id) keeps its scores.
-  local last_ms, id = tonumber(v[11]), ARGV[a + 4]
-  if not last_ms or t > last_ms or (t == last_ms and id > v[12]) then
-    v[11], v[12], v[13] = ARGV[a], id, ARGV[a + 5]
-    changed[#changed + 1], changed[#changed + 2] = 'last_ms', v[11]
-    changed[#changed + 1], changed[#changed + 2] = 'last_id', v[12]
-    changed[#changed + 1], changed[#changed + 2] = 'last_scores', v[13]
+  local latest = not last_ms or t > last_ms or (t == last_ms and id > v[2])
+  if latest then last_ms = t end
+  local state = struct.pack(STATE, t0, sum, weight, fast_sum, fast_weight,
+    feedback, promoters, passives, detractors, complaints, last_ms)
+  if latest then
+    call('HSET', key, 'state', state, 'last_id', id, 'last_scores', ARGV[a + 5])
+    return {state, id}
   end
-  call('HSET', key, unpack(changed))
-  return v
+  call('HSET', key, 'state', state)
+  return {state, v[2]}
 end
 
 local function layout(bytes) return '<' .. string.rep('i8', #bytes / 8) end
 
 -- Bucket counters of the new events, summed per bucket and group.
 local totals, order = {}, {}
-local function add(bucket, field, inc, n_inc)
+-- nonzero lists the indexes of the counters an event changes (a handful of
+-- the two dozen), so adding it to several totals is cheap.
+local function add(bucket, field, inc, nonzero, n_inc)
   local k = bucket .. ' ' .. field
   local total = totals[k]
   if not total then
     total = {bucket = bucket, field = field, c = {}}
+    for i = 1, n_inc do total.c[i] = 0 end
     totals[k] = total
     order[#order + 1] = total
   end
   local c = total.c
-  for i = 1, n_inc do c[i] = (c[i] or 0) + inc[i] end
+  for _, i in ipairs(nonzero) do c[i] = c[i] + inc[i] end
 end
 
 local out = {}
@@ -92,15 +96,19 @@ for i = 1, n do
   if call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
     out[i] = {0, apply(KEYS[n + i], a)}
     local packed = ARGV[a + 7]
-    local inc = {struct.unpack(layout(packed), packed)}
+    local n_inc = #packed / 8
+    local inc, nonzero = {struct.unpack(layout(packed), packed)}, {}
+    for j = 1, n_inc do
+      if inc[j] ~= 0 then nonzero[#nonzero + 1] = j end
+    end
     for _, bucket in ipairs({tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])}) do
       if bucket > 0 then
-        add(bucket, ARGV[a + 6], inc, #packed / 8)
-        add(bucket, '*', inc, #packed / 8) -- all groups: what most reports read
+        add(bucket, ARGV[a + 6], inc, nonzero, n_inc)
+        add(bucket, '*', inc, nonzero, n_inc) -- all groups: what most reports read
       end
     end
   else
-    out[i] = {1, call('HMGET', KEYS[n + i], unpack(names))}
+    out[i] = {1, call('HMGET', KEYS[n + i], 'state', 'last_id')}
   end
 end
 

@@ -8,7 +8,7 @@
 // Redis Cluster; each event touches its tenant's buckets anyway):
 //
 //	fl:{<tenant>}:scoring:seen:<event id>    guard, expires after DedupTTL
-//	fl:{<tenant>}:scoring:customer:<id>      hash: decayed sums, counts, latest scores
+//	fl:{<tenant>}:scoring:customer:<id>      hash: state (decayed sums and counts, packed), latest id and scores
 //	fl:{<tenant>}:scoring:hour:<unix start>  hash: group → counters (rollup format), "*" → total
 //	fl:{<tenant>}:scoring:day:<unix start>   the same per UTC day
 package store
@@ -16,8 +16,10 @@ package store
 import (
 	"context"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,19 +140,14 @@ type Update struct {
 // Applied is the outcome of one update.
 type Applied struct {
 	// Duplicate is true when the event had been applied before; Customer is
-	// then the customer's current state.
+	// then the customer's current state. Customer.LastScores is not filled
+	// in (Store.Customer reads them).
 	Duplicate bool
 	Customer  Customer
 }
 
-// customerFields are the customer hash's fields, in the order apply.lua
-// returns them.
-var customerFields = [...]string{"t0", "sum", "weight", "fast_sum", "fast_weight", "feedback", "promoters", "passives",
-	"detractors", "complaints", "last_ms", "last_id", "last_scores"}
-
-// classCounter is the (1-based) position of each NPS class's counter in
-// customerFields, as apply.lua takes it.
-var classCounter = map[score.NPSClass]int{score.Promoter: 7, score.Passive: 8, score.Detractor: 9}
+// npsClass is how apply.lua takes each NPS class.
+var npsClass = map[score.NPSClass]string{score.NoNPS: "0", score.Promoter: "1", score.Passive: "2", score.Detractor: "3"}
 
 // maxPerScript bounds the events one script applies: Redis serves no one
 // else while a script runs (about 40 µs per event).
@@ -235,7 +232,7 @@ func (s *Store) scriptArgs(c scriptCall, ups []Update) (keys []string, args []an
 		if u.Complaint {
 			complaint = "1"
 		}
-		events = append(events, u.At.UnixMilli(), u.Experience, classCounter[u.NPSClass], complaint, u.EventID,
+		events = append(events, u.At.UnixMilli(), u.Experience, npsClass[u.NPSClass], complaint, u.EventID,
 			u.Scores, u.Group.String(), u.Counts.Encode(), bucket(Hour, u.At), bucket(Day, u.At))
 	}
 	args = append(args, n, int64(s.cfg.DedupTTL/time.Second), s.cfg.HalfLife.Milliseconds(), s.cfg.HalfLife.Milliseconds()/4)
@@ -256,16 +253,12 @@ func parseApplied(id string, v any) (Applied, error) {
 		return Applied{}, fmt.Errorf("apply: unexpected reply %v", v)
 	}
 	values, ok := reply[1].([]any)
-	if !ok || len(values) > len(customerFields) {
+	if !ok || len(values) != 2 {
 		return Applied{}, fmt.Errorf("apply: unexpected customer %v", reply[1])
 	}
-	fields := make(map[string]string, len(customerFields))
-	for i, v := range values {
-		if s, ok := v.(string); ok {
-			fields[customerFields[i]] = s
-		}
-	}
-	c, err := parseCustomer(id, fields)
+	state, _ := values[0].(string)
+	lastID, _ := values[1].(string)
+	c, err := parseCustomer(id, state, lastID, "")
 	return Applied{Duplicate: reply[0] == int64(1), Customer: c}, err
 }
 
@@ -298,37 +291,39 @@ func (c Customer) Trend() float64 {
 	return c.FastSum/c.FastWeight - c.Satisfaction()
 }
 
-func parseCustomer(id string, f map[string]string) (Customer, error) {
-	c := Customer{ID: id, LastEventID: f["last_id"], LastScores: []byte(f["last_scores"])}
-	var err error
-	float := func(name string) float64 {
-		v, e := strconv.ParseFloat(f[name], 64)
-		if e != nil && f[name] != "" && err == nil {
-			err = fmt.Errorf("customer %s: field %s: %w", id, name, e)
-		}
-		return v
+// stateSize is the length of the packed state apply.lua keeps per customer:
+// four doubles and seven int64s, little-endian.
+const stateSize = 11 * 8
+
+// parseCustomer reads the packed state (see apply.lua).
+func parseCustomer(id, state, lastID, lastScores string) (Customer, error) {
+	c := Customer{ID: id, LastEventID: lastID, LastScores: []byte(lastScores)}
+	if len(state) != stateSize {
+		return c, fmt.Errorf("customer %s: state of %d bytes, want %d", id, len(state), stateSize)
 	}
-	count := func(name string) int64 { return int64(float(name)) }
-	c.Sum, c.Weight, c.FastSum, c.FastWeight = float("sum"), float("weight"), float("fast_sum"), float("fast_weight")
-	c.Feedback, c.Promoters, c.Passives = count("feedback"), count("promoters"), count("passives")
-	c.Detractors, c.Complaints = count("detractors"), count("complaints")
-	if ms := count("last_ms"); f["last_ms"] != "" {
-		c.LastAt = time.UnixMilli(ms).UTC()
-	}
-	return c, err
+	word := func(i int) uint64 { return binary.LittleEndian.Uint64([]byte(state[8*i : 8*i+8])) }
+	c.Sum, c.Weight = math.Float64frombits(word(1)), math.Float64frombits(word(2))
+	c.FastSum, c.FastWeight = math.Float64frombits(word(3)), math.Float64frombits(word(4))
+	c.Feedback, c.Promoters, c.Passives = int64(word(5)), int64(word(6)), int64(word(7))
+	c.Detractors, c.Complaints = int64(word(8)), int64(word(9))
+	c.LastAt = time.UnixMilli(int64(word(10))).UTC()
+	return c, nil
 }
 
 // Customer reads one customer's scores; found is false when the customer has
 // no scored feedback.
 func (s *Store) Customer(ctx context.Context, tenant, id string) (c Customer, found bool, err error) {
-	f, err := s.rdb.HGetAll(ctx, customerKey(tenant, id)).Result()
+	v, err := s.rdb.HMGet(ctx, customerKey(tenant, id), "state", "last_id", "last_scores").Result()
 	if err != nil {
 		return Customer{}, false, fmt.Errorf("read customer %s: %w", id, err)
 	}
-	if len(f) == 0 {
+	state, _ := v[0].(string)
+	if state == "" {
 		return Customer{}, false, nil
 	}
-	c, err = parseCustomer(id, f)
+	lastID, _ := v[1].(string)
+	lastScores, _ := v[2].(string)
+	c, err = parseCustomer(id, state, lastID, lastScores)
 	return c, true, err
 }
 

@@ -68,9 +68,16 @@ func TestDecayedSatisfactionAndTrend(t *testing.T) {
 	if math.Abs(c.Satisfaction()-100.0/3) > 1e-9 || math.Abs(c.Trend()-(100.0/17-100.0/3)) > 1e-9 {
 		t.Errorf("satisfaction %v trend %v, want %v and %v", c.Satisfaction(), c.Trend(), 100.0/3, 100.0/17-100.0/3)
 	}
-	if c.Feedback != 2 || c.Promoters != 1 || c.Detractors != 1 || c.Passives != 0 || c.LastEventID != "new" ||
-		string(c.LastScores) != "new" || !c.LastAt.Equal(now) {
+	if c.Feedback != 2 || c.Promoters != 1 || c.Detractors != 1 || c.Passives != 0 || c.LastEventID != "new" || !c.LastAt.Equal(now) {
 		t.Errorf("customer = %+v", c)
+	}
+	stored := customer(t, s, "t")
+	if string(stored.LastScores) != "new" {
+		t.Errorf("latest scores = %q, want the newer event's", stored.LastScores)
+	}
+	stored.LastScores = nil
+	if fmt.Sprint(stored) != fmt.Sprint(c) {
+		t.Errorf("read back %+v, applied %+v", stored, c)
 	}
 }
 
