@@ -46,7 +46,7 @@ func TestInput(t *testing.T) {
 func TestScores(t *testing.T) {
 	r := score.Result{
 		NPSClass: score.Detractor, CSAT: 25, HasCSAT: true,
-		Gaps: score.Gaps{Dimension: [score.NumDimensions]float64{score.Empathy: -2}, Rated: [score.NumDimensions]bool{score.Empathy: true}, Weighted: -2, Any: true},
+		Gaps:      score.Gaps{Dimension: [score.NumDimensions]float64{score.Empathy: -2}, Rated: [score.NumDimensions]bool{score.Empathy: true}, Weighted: -2, Any: true},
 		Sentiment: score.Sentiment{Score: -0.5, Language: "en", Drivers: []string{"rude"}}, HasSentiment: true,
 		Severity: score.SeverityCritical, Experience: 12.5,
 		Contributions: []score.Contribution{{Signal: "csat", Value: 25, Weight: 0.5, Points: 12.5}},
