@@ -106,9 +106,9 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 		rows[k].Add(c)
 	}
 	for _, sp := range spans {
-		if !grouped && !filtered {
-			// Each bucket's total is all it takes.
-			totals, err := s.store.Totals(ctx, tenant, sp.g, sp.starts())
+		if !grouped && !filtered && sp.g == store.Hour {
+			// Each hour's total is all it takes.
+			totals, err := s.store.HourTotals(ctx, tenant, sp.starts())
 			if err != nil {
 				return nil, status.Error(codes.Unavailable, err.Error())
 			}

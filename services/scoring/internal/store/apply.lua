@@ -73,20 +73,22 @@ end
 
 local function layout(bytes) return '<' .. string.rep('i8', #bytes / 8) end
 
--- Bucket counters of the new events, summed per bucket and group.
-local totals, order = {}, {}
+-- Bucket counters of the new events, summed per bucket and field.
+local fields = {} -- bucket index → {field name → counters}
 -- nonzero lists the indexes of the counters an event changes (a handful of
--- the two dozen), so adding it to several totals is cheap.
+-- the two dozen), so adding it to several sums is cheap.
 local function add(bucket, field, inc, nonzero, n_inc)
-  local k = bucket .. ' ' .. field
-  local total = totals[k]
-  if not total then
-    total = {bucket = bucket, field = field, c = {}}
-    for i = 1, n_inc do total.c[i] = 0 end
-    totals[k] = total
-    order[#order + 1] = total
+  local sums = fields[bucket]
+  if not sums then
+    sums = {}
+    fields[bucket] = sums
   end
-  local c = total.c
+  local c = sums[field]
+  if not c then
+    c = {}
+    for i = 1, n_inc do c[i] = 0 end
+    sums[field] = c
+  end
   for _, i in ipairs(nonzero) do c[i] = c[i] + inc[i] end
 end
 
@@ -101,30 +103,39 @@ for i = 1, n do
     for j = 1, n_inc do
       if inc[j] ~= 0 then nonzero[#nonzero + 1] = j end
     end
-    for _, bucket in ipairs({tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])}) do
-      if bucket > 0 then
-        add(bucket, ARGV[a + 6], inc, nonzero, n_inc)
-        add(bucket, '*', inc, nonzero, n_inc) -- all groups: what most reports read
-      end
+    local hour, day = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+    if hour > 0 then
+      add(hour, ARGV[a + 6], inc, nonzero, n_inc)
+      -- The hour's total over all groups: what reports without filters read.
+      add(hour, '*', inc, nonzero, n_inc)
     end
+    if day > 0 then add(day, ARGV[a + 6], inc, nonzero, n_inc) end
   else
     out[i] = {1, call('HMGET', KEYS[n + i], 'state', 'last_id')}
   end
 end
 
--- One field per group holds its counters (rollup.Counts.Encode), and the
--- field "*" the bucket's total.
-for _, total in ipairs(order) do
-  local key, c = KEYS[2 * n + total.bucket], total.c
-  local cur = call('HGET', key, total.field)
-  if cur then
-    local old = {struct.unpack(layout(cur), cur)}
-    for i = 1, #cur / 8 do c[i] = (c[i] or 0) + old[i] end
+-- One field per group holds its counters (rollup.Counts.Encode); in hour
+-- buckets the field "*" holds the total. Each bucket is read once and
+-- written once.
+for bucket, sums in pairs(fields) do
+  local key, names = KEYS[2 * n + bucket], {}
+  for name in pairs(sums) do names[#names + 1] = name end
+  local cur = call('HMGET', key, unpack(names))
+  local writes = {}
+  for j, name in ipairs(names) do
+    local c = sums[name]
+    if cur[j] then
+      local old = {struct.unpack(layout(cur[j]), cur[j])}
+      for i = 1, #cur[j] / 8 do c[i] = (c[i] or 0) + old[i] end
+    end
+    writes[#writes + 1] = name
+    writes[#writes + 1] = struct.pack('<' .. string.rep('i8', #c), unpack(c))
   end
   -- A new field is the first event of its group in the bucket (and maybe
   -- of the bucket): that is when the expiry must be set.
-  if call('HSET', key, total.field, struct.pack('<' .. string.rep('i8', #c), unpack(c))) == 1 then
-    call('EXPIREAT', key, ARGV[4 + total.bucket])
+  if call('HSET', key, unpack(writes)) > 0 then
+    call('EXPIREAT', key, ARGV[4 + bucket])
   end
 end
 return out

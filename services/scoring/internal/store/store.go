@@ -10,7 +10,7 @@
 //	fl:{<tenant>}:scoring:seen:<event id>    guard, expires after DedupTTL
 //	fl:{<tenant>}:scoring:customer:<id>      hash: state (decayed sums and counts, packed), latest id and scores
 //	fl:{<tenant>}:scoring:hour:<unix start>  hash: group → counters (rollup format), "*" → total
-//	fl:{<tenant>}:scoring:day:<unix start>   the same per UTC day
+//	fl:{<tenant>}:scoring:day:<unix start>   the same per UTC day, without "*"
 package store
 
 import (
@@ -382,13 +382,15 @@ func (s *Store) readBuckets(ctx context.Context, tenant string, g Granularity, s
 	return nil
 }
 
-// totalField holds a bucket's total over all groups.
+// totalField holds an hour bucket's total over all groups.
 const totalField = "*"
 
-// Totals reads the total over all groups of each of the tenant's buckets of
-// size g starting at starts: much less to read than Buckets when a report
-// needs neither filters nor groups.
-func (s *Store) Totals(ctx context.Context, tenant string, g Granularity, starts []time.Time) ([]rollup.Counts, error) {
+// HourTotals reads the total over all groups of each of the tenant's hour
+// buckets starting at starts: much less to read than Buckets when a report
+// needs neither filters nor groups. (Day buckets have no total field: a
+// report reads at most a few hundred of them.)
+func (s *Store) HourTotals(ctx context.Context, tenant string, starts []time.Time) ([]rollup.Counts, error) {
+	g := Hour
 	cmds := make([]*redis.StringCmd, len(starts))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, st := range starts {
