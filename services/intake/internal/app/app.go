@@ -9,15 +9,13 @@ import (
 	"net"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/redis/go-redis/v9"
-
 	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/grpcx"
 	"github.com/feedloop/feedloop/pkg/redisx"
+	"github.com/feedloop/feedloop/pkg/service"
 	"github.com/feedloop/feedloop/services/intake/internal/admit"
 	"github.com/feedloop/feedloop/services/intake/internal/api"
 	"github.com/feedloop/feedloop/services/intake/internal/store"
@@ -58,54 +56,36 @@ func ConfigFromEnv(env *config.Env) Config {
 
 // App is a running intake service.
 type App struct {
-	srv *grpcx.Server
-	svc *api.Service
-	nc  *nats.Conn
-	rdb *redis.Client
-	log *slog.Logger
+	srv   *grpcx.Server
+	svc   *api.Service
+	conns *service.Conns
 }
 
 // New connects to Redis and NATS, makes sure the FEEDBACK stream exists, and
 // builds the gRPC server.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	rdb, err := redisx.New(ctx, cfg.Redis)
+	conns, err := service.Connect(ctx, "intake", cfg.Bus, cfg.Redis, log)
 	if err != nil {
 		return nil, err
 	}
-	nc, js, err := bus.Connect(cfg.Bus, "feedloop-intake", log)
-	if err != nil {
-		rdb.Close()
-		return nil, err
-	}
-	a := &App{nc: nc, rdb: rdb, log: log}
-	if _, err := bus.EnsureStream(ctx, js, cfg.Bus, bus.FeedbackStream); err != nil {
-		a.close()
-		return nil, err
+	fail := func(err error) (*App, error) { conns.Close(); return nil, err }
+	if _, err := bus.EnsureStream(ctx, conns.JS, cfg.Bus, bus.FeedbackStream); err != nil {
+		return fail(err)
 	}
 	fallback, err := grpcx.NewValidator()
 	if err != nil {
-		a.close()
-		return nil, err
+		return fail(err)
 	}
 	valid := admit.Validator{Policy: cfg.Policy, Now: time.Now, Fallback: fallback}
-	a.svc, err = api.New(bus.NewPublisher(js, "feedloop/intake"), store.New(rdb, cfg.DedupTTL), valid, log)
-	if err != nil {
-		a.close()
-		return nil, err
+	a := &App{conns: conns}
+	if a.svc, err = api.New(bus.NewPublisher(conns.JS, "feedloop/intake"), store.New(conns.Redis, cfg.DedupTTL), valid, log); err != nil {
+		return fail(err)
 	}
 	if a.srv, err = grpcx.New(cfg.GRPC, log, grpcx.WithValidation(valid.Violations)); err != nil {
-		a.close()
-		return nil, fmt.Errorf("grpc server: %w", err)
+		return fail(fmt.Errorf("grpc server: %w", err))
 	}
 	intakev1.RegisterIntakeServiceServer(a.srv.GRPC, a.svc)
 	return a, nil
-}
-
-func (a *App) close() {
-	if err := a.nc.Drain(); err != nil {
-		a.log.Warn("nats drain", "err", err)
-	}
-	_ = a.rdb.Close()
 }
 
 // Listen opens the gRPC address.
@@ -117,6 +97,6 @@ func (a *App) Listen() (net.Listener, error) { return a.srv.Listen() }
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	err := a.srv.Run(ctx, ln)
 	a.svc.Wait()
-	a.close()
+	a.conns.Close()
 	return err
 }

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/redis/go-redis/v9"
-
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
@@ -126,39 +123,31 @@ func parseExperienceWeights(s string, into *score.Weights) error {
 
 // App is a running scoring service.
 type App struct {
-	srv  *grpcx.Server
-	cons *bus.Consumer
-	pipe *pipeline.Pipeline
-	nc   *nats.Conn
-	rdb  *redis.Client
-	log  *slog.Logger
+	srv   *grpcx.Server
+	cons  *bus.Consumer
+	pipe  *pipeline.Pipeline
+	conns *service.Conns
 }
 
 // New connects to Redis and NATS, makes sure the SCORED stream and the
 // consumer exist, and builds the gRPC server.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	rdb, err := redisx.New(ctx, cfg.Redis)
+	conns, err := service.Connect(ctx, "scoring", cfg.Bus, cfg.Redis, log)
 	if err != nil {
 		return nil, err
 	}
-	nc, js, err := bus.Connect(cfg.Bus, "feedloop-scoring", log)
-	if err != nil {
-		rdb.Close()
-		return nil, err
-	}
-	a := &App{nc: nc, rdb: rdb, log: log}
-	fail := func(err error) (*App, error) { a.close(); return nil, err }
-	if _, err := bus.EnsureStream(ctx, js, cfg.Bus, bus.ScoredStream); err != nil {
+	fail := func(err error) (*App, error) { conns.Close(); return nil, err }
+	if _, err := bus.EnsureStream(ctx, conns.JS, cfg.Bus, bus.ScoredStream); err != nil {
 		return fail(err)
 	}
 	lexicon, err := sentiment.New()
 	if err != nil {
 		return fail(err)
 	}
-	st := store.New(rdb, cfg.Store)
-	pub := bus.NewPublisher(js, "feedloop/scoring")
-	a.pipe = pipeline.New(score.New(cfg.Score, lexicon), st, pub)
-	if a.cons, err = bus.NewConsumer(ctx, js, cfg.Bus, pipeline.Consumer, pub, log); err != nil {
+	st := store.New(conns.Redis, cfg.Store)
+	pub := bus.NewPublisher(conns.JS, "feedloop/scoring")
+	a := &App{conns: conns, pipe: pipeline.New(score.New(cfg.Score, lexicon), st, pub)}
+	if a.cons, err = bus.NewConsumer(ctx, conns.JS, cfg.Bus, pipeline.Consumer, pub, log); err != nil {
 		return fail(err)
 	}
 	if a.srv, err = grpcx.New(cfg.GRPC, log); err != nil {
@@ -166,13 +155,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	scoringv1.RegisterScoringServiceServer(a.srv.GRPC, api.New(st, cfg.Score.Servqual))
 	return a, nil
-}
-
-func (a *App) close() {
-	if err := a.nc.Drain(); err != nil {
-		a.log.Warn("nats drain", "err", err)
-	}
-	_ = a.rdb.Close()
 }
 
 // Listen opens the gRPC address.
@@ -183,6 +165,6 @@ func (a *App) Listen() (net.Listener, error) { return a.srv.Listen() }
 // and NATS and Redis are closed.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	err := service.Serve(ctx, a.srv, ln, func(ctx context.Context) error { return a.cons.Run(ctx, a.pipe.Handle) })
-	a.close()
+	a.conns.Close()
 	return err
 }
