@@ -108,7 +108,9 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec C
 		AckWait:        cfg.AckWait,
 		MaxDeliver:     -1,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		MaxAckPending:  max(1000, 4*cfg.BatchSize*cfg.Workers),
+		// A replica holds up to three rounds of its workers' batches (see
+		// Run); leave room for several replicas.
+		MaxAckPending: max(1000, 16*cfg.BatchSize*max(1, cfg.Workers)),
 	}
 	var cons jetstream.Consumer
 	for {
@@ -146,7 +148,8 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, spec C
 // hand), so AckWait must exceed three batches' processing time; with the
 // defaults (100 messages, 30s) that leaves 100 ms per message.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	inFlight := c.cfg.BatchSize * c.cfg.Workers
+	workers := max(1, c.cfg.Workers)
+	inFlight := c.cfg.BatchSize * workers
 	ready := make(chan jetstream.Msg, inFlight)
 	cc, err := c.cons.Consume(func(m jetstream.Msg) { ready <- m },
 		jetstream.PullMaxMessages(inFlight),
@@ -160,7 +163,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	work := context.WithoutCancel(ctx)
 	closed := cc.Closed()
 	var wg sync.WaitGroup
-	for range c.cfg.Workers {
+	for range workers {
 		wg.Go(func() {
 			batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
 			for {

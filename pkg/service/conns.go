@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,10 +35,20 @@ func Connect(ctx context.Context, name string, busCfg bus.Config, redisCfg redis
 	return &Conns{Redis: rdb, NATS: nc, JS: js, log: log}, nil
 }
 
-// Close drains NATS (pending publishes and acks go out) and closes Redis.
+// Close drains NATS and waits, up to the drain timeout, until pending
+// publishes and acks are out and the connection is closed; then it closes
+// Redis.
 func (c *Conns) Close() {
 	if err := c.NATS.Drain(); err != nil {
 		c.log.Warn("nats drain", "err", err)
+	}
+	deadline := time.Now().Add(c.NATS.Opts.DrainTimeout)
+	for !c.NATS.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !c.NATS.IsClosed() {
+		c.log.Warn("nats drain did not finish in time", "timeout", c.NATS.Opts.DrainTimeout)
+		c.NATS.Close()
 	}
 	_ = c.Redis.Close()
 }

@@ -5,6 +5,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -88,6 +89,19 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 	n := 0
 	for _, sp := range spans {
 		n += sp.count
+	}
+	// Hour buckets expire before day buckets: refuse a window that needs
+	// hours no longer kept rather than undercount it.
+	for i, sp := range spans {
+		if oldest := s.store.OldestHour(); sp.g == store.Hour && sp.count > 0 && sp.first.Before(oldest) {
+			field := "start_time"
+			if i > 0 {
+				field = "end_time"
+			}
+			return nil, grpcx.InvalidArgument([]*grpcx.FieldViolation{{Field: field, Description: fmt.Sprintf(
+				"hour buckets are kept from %s on; before that, start and end the window at UTC midnight or ask for day rows",
+				oldest.Format(time.RFC3339))}}).Err()
+		}
 	}
 	if n > MaxBuckets {
 		return nil, grpcx.InvalidArgument([]*grpcx.FieldViolation{{Field: "start_time",

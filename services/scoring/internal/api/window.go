@@ -22,12 +22,13 @@ func (s span) starts() []time.Time {
 	return out
 }
 
-// plan lists the buckets that cover the window [start, end). The window is
-// widened to whole hours at its start: an event belongs to it when its hour
-// starts within [start, end). For rows by hour or day the buckets are of that
-// size (day rows widen the start to the day); for a total only, whole UTC
-// days inside the window are read as day buckets and the edges as hours, so
-// a 30-day total reads about 30 + 2 × 23 buckets, not 720.
+// plan lists the buckets that cover the window [start, end): every bucket
+// that overlaps it counts whole, so an event belongs to the window when its
+// bucket starts before end and ends after start. For rows by hour or day the
+// buckets are of that size; for a total only, whole UTC days inside the
+// window are read as day buckets and the edges as hours (the same events as
+// hour buckets would give), so a 30-day total reads about 30 + 2 × 23
+// buckets, not 720.
 func plan(start, end time.Time, rows store.Granularity, totalOnly bool) []span {
 	if !totalOnly {
 		first := rows.Start(start)

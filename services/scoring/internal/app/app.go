@@ -79,23 +79,19 @@ func ConfigFromEnv(env *config.Env) Config {
 	return c
 }
 
-// parseServqualWeights reads five non-negative weights, not all zero.
+// parseServqualWeights reads five positive weights.
 func parseServqualWeights(s string, into *[score.NumDimensions]float64) error {
 	parts := strings.Split(s, ",")
 	if len(parts) != int(score.NumDimensions) {
 		return fmt.Errorf("want %d comma-separated weights (reliability, responsiveness, assurance, empathy, tangibles), got %q", score.NumDimensions, s)
 	}
 	var w [score.NumDimensions]float64
-	var sum float64
 	for i, p := range parts {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || v < 0 {
-			return fmt.Errorf("weight %q is not a non-negative number", p)
+		if err != nil || !(v > 0) {
+			return fmt.Errorf("weight %q is not a positive number", p)
 		}
-		w[i], sum = v, sum+v
-	}
-	if sum == 0 {
-		return fmt.Errorf("weights are all zero")
+		w[i] = v
 	}
 	*into = w
 	return nil
@@ -112,8 +108,10 @@ func parseExperienceWeights(s string, into *score.Weights) error {
 		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		field := fields[name]
 		v, err := strconv.ParseFloat(value, 64)
-		if !ok || field == nil || err != nil || v < 0 {
-			return fmt.Errorf("%q: want signal=weight with signal one of nps, csat, ces, servqual, sentiment, complaint and a non-negative weight", pair)
+		// Every weight stays positive: a signal an event has always counts,
+		// so every event has an experience score.
+		if !ok || field == nil || err != nil || !(v > 0) {
+			return fmt.Errorf("%q: want signal=weight with signal one of nps, csat, ces, servqual, sentiment, complaint and a positive weight", pair)
 		}
 		*field = v
 	}

@@ -178,6 +178,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 		return out
 	}
 	ts := timestamppb.New
+	midnight := now.Truncate(24 * time.Hour)
 	wide := in(now.Add(-31*24*time.Hour), now.Add(time.Hour))
 	oddStart, oddEnd := now.Add(-17*24*time.Hour-5*time.Hour-30*time.Minute), now.Add(-7*24*time.Hour+13*time.Minute)
 	byChannel := func(e *eventsv1.FeedbackScored) bool {
@@ -197,7 +198,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 		{"unaligned, app channel, delivery", keyA, &scoringv1.GetExperienceReportRequest{StartTime: ts(oddStart), EndTime: ts(oddEnd),
 			Channel: intakev1.Channel_CHANNEL_APP, Touchpoint: "delivery"}, pick("tenant-a", in(oddStart, oddEnd), byChannel, byTouchpoint)},
 		{"default window: the last 7 days", keyA, &scoringv1.GetExperienceReportRequest{}, pick("tenant-a", in(now.Add(-7*24*time.Hour), now))},
-		{"empty window", keyA, &scoringv1.GetExperienceReportRequest{StartTime: ts(now.Add(-90 * 24 * time.Hour)), EndTime: ts(now.Add(-80 * 24 * time.Hour))}, nil},
+		{"empty window", keyA, &scoringv1.GetExperienceReportRequest{StartTime: ts(midnight.Add(-90 * 24 * time.Hour)), EndTime: ts(midnight.Add(-80 * 24 * time.Hour))}, nil},
 	} {
 		got, err := h.client.GetExperienceReport(as(tc.key), tc.req)
 		if err != nil {
@@ -234,6 +235,20 @@ func TestReportEqualsBruteForce(t *testing.T) {
 		}
 	})
 
+	t.Run("day rows count whole days", func(t *testing.T) {
+		day := now.Truncate(24*time.Hour).Add(-9 * 24 * time.Hour)
+		start, end := day.Add(10*time.Hour), day.Add(2*24*time.Hour+6*time.Hour)
+		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
+			StartTime: ts(start), EndTime: ts(end), Granularity: scoringv1.Granularity_GRANULARITY_DAY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Rows) != 3 || !got.Rows[0].BucketStart.AsTime().Equal(day) {
+			t.Fatalf("rows %v, want 3 days from %s", got.Rows, day)
+		}
+		checkSummary(t, "3 whole days", got.Total, bruteForce(pick("tenant-a", in(day, day.Add(3*24*time.Hour)))))
+	})
+
 	t.Run("rows by hour, every hour", func(t *testing.T) {
 		start, end := now.Add(-48*time.Hour), now
 		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
@@ -255,6 +270,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 			"start after end":   {StartTime: ts(now), EndTime: ts(now.Add(-time.Hour))},
 			"too many buckets":  {StartTime: ts(now.Add(-90 * 24 * time.Hour)), Granularity: scoringv1.Granularity_GRANULARITY_HOUR},
 			"undefined channel": {Channel: 99},
+			"hours past retention": {StartTime: ts(now.Add(-40 * 24 * time.Hour)), EndTime: ts(now.Add(-38 * 24 * time.Hour))},
 		} {
 			if _, err := h.client.GetExperienceReport(as(keyA), req); status.Code(err) != codes.InvalidArgument {
 				t.Errorf("%s: %v, want InvalidArgument", name, err)

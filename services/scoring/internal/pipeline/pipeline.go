@@ -76,6 +76,9 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	published := make([]*event, 0, len(ups))
 	for j, e := range updated {
 		if e.err = errs[j]; e.err != nil {
+			if errors.Is(e.err, store.ErrBadState) {
+				e.err = bus.Permanent(e.err)
+			}
 			continue
 		}
 		customer := results[j].Customer.Proto()

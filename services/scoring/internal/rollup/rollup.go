@@ -158,7 +158,7 @@ func Summarize(c Counts, weights [score.NumDimensions]float64) Summary {
 		s.Gaps[d] = &gap
 		wgap += weights[d] * gap
 		wsum += weights[d]
-		if gap < weakest { // ties go to the more important (earlier) dimension
+		if gap < weakest { // ties go to the earlier dimension
 			weakest, s.Weakest = gap, score.Dimension(d).String()
 		}
 	}

@@ -91,6 +91,11 @@ func (g Granularity) name() string {
 	return "hour"
 }
 
+// OldestHour is the start of the oldest hour bucket still kept.
+func (s *Store) OldestHour() time.Time {
+	return Hour.Start(s.now().Add(-time.Hour - s.cfg.HourRetention)).Add(time.Hour)
+}
+
 func (s *Store) retention(g Granularity) time.Duration {
 	if g == Day {
 		return s.cfg.DayRetention
@@ -171,15 +176,17 @@ func (s *Store) Apply(ctx context.Context, ups []Update) ([]Applied, []error) {
 		calls[c].events = append(calls[c].events, i)
 	}
 	cmds := make([]*redis.Cmd, len(calls))
-	_, err := redisx.Pipelined(ctx, s.rdb, []*redisx.Script{applyScript}, func(p redis.Pipeliner) {
+	_, _ = redisx.Pipelined(ctx, s.rdb, []*redisx.Script{applyScript}, func(p redis.Pipeliner) {
 		for i, c := range calls {
 			keys, args := s.scriptArgs(c, ups)
 			cmds[i] = applyScript.Queue(ctx, p, keys, args...)
 		}
 	})
 	for i, c := range calls {
+		// Each command carries its own error, I/O errors included: one
+		// tenant's failure is not another's.
 		var replies []any
-		cerr := firstErr(cmds[i], err)
+		cerr := cmds[i].Err()
 		if cerr == nil {
 			var ok bool
 			if replies, ok = cmds[i].Val().([]any); !ok || len(replies) != len(c.events) {
@@ -191,7 +198,9 @@ func (s *Store) Apply(ctx context.Context, ups []Update) ([]Applied, []error) {
 				errs[e] = fmt.Errorf("apply event %s/%s: %w", ups[e].Tenant, ups[e].EventID, cerr)
 				continue
 			}
-			out[e], errs[e] = parseApplied(ups[e].Customer, replies[j])
+			if out[e], errs[e] = parseApplied(ups[e].Customer, replies[j]); errs[e] != nil {
+				errs[e] = fmt.Errorf("apply event %s/%s: %w", ups[e].Tenant, ups[e].EventID, errs[e])
+			}
 		}
 	}
 	return out, errs
@@ -240,25 +249,30 @@ func (s *Store) scriptArgs(c scriptCall, ups []Update) (keys []string, args []an
 	return keys, append(args, events...)
 }
 
-func firstErr(c *redis.Cmd, err error) error {
-	if c != nil && c.Err() != nil {
-		return c.Err()
-	}
-	return err
-}
+
+// ErrBadState marks an event whose customer state in Redis cannot be read:
+// retrying cannot help.
+var ErrBadState = errors.New("unreadable customer state")
 
 func parseApplied(id string, v any) (Applied, error) {
 	reply, ok := v.([]any)
 	if !ok || len(reply) != 2 {
-		return Applied{}, fmt.Errorf("apply: unexpected reply %v", v)
+		return Applied{}, fmt.Errorf("unexpected reply %v", v)
+	}
+	if reply[0] == int64(2) {
+		return Applied{}, fmt.Errorf("%w: %v", ErrBadState, reply[1])
 	}
 	values, ok := reply[1].([]any)
 	if !ok || len(values) != 2 {
-		return Applied{}, fmt.Errorf("apply: unexpected customer %v", reply[1])
+		return Applied{}, fmt.Errorf("unexpected customer %v", reply[1])
 	}
 	state, _ := values[0].(string)
 	lastID, _ := values[1].(string)
-	c, err := parseCustomer(id, state, lastID, "")
+	c := Customer{ID: id}
+	var err error
+	if state != "" { // a duplicate of a customer since erased has none
+		c, err = parseCustomer(id, state, lastID, "")
+	}
 	return Applied{Duplicate: reply[0] == int64(1), Customer: c}, err
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -111,6 +112,7 @@ func TestOrderDoesNotMatter(t *testing.T) {
 	}
 	for i := range ups {
 		ups[i].Tenant = "forward"
+		ups[i].Group = Group{Channel: int32(i % 3), Touchpoint: fmt.Sprint("tp", i%2)}
 	}
 	apply(t, s, ups...)
 	for i := range ups {
@@ -146,6 +148,28 @@ func TestOrderDoesNotMatter(t *testing.T) {
 	if total[rollup.Responses] != 200 {
 		t.Errorf("buckets hold %d responses, want 200", total[rollup.Responses])
 	}
+	// Each hour's "*" field is the sum of its groups.
+	var hours []time.Time
+	for h := now.Add(-61 * day); !h.After(now); h = h.Add(time.Hour) {
+		hours = append(hours, Hour.Start(h))
+	}
+	groups, err := s.Buckets(context.Background(), "shuffled", Hour, hours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals, err := s.HourTotals(context.Background(), "shuffled", hours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hours {
+		var sum rollup.Counts
+		for _, c := range groups[i].Groups {
+			sum.Add(c)
+		}
+		if sum != totals[i] {
+			t.Errorf("hour %s: total %v, groups sum to %v", hours[i], totals[i], sum)
+		}
+	}
 }
 
 func TestWeightsStayInRangeOverYears(t *testing.T) {
@@ -180,5 +204,44 @@ func TestBucketRetention(t *testing.T) {
 	exp, err := s.rdb.ExpireTime(context.Background(), key).Result()
 	if want := Hour.Start(recent.At).Add(time.Hour + cfg.HourRetention).Unix(); err != nil || int64(exp/time.Second) != want {
 		t.Errorf("%s expires at %v (%v), want %d", key, exp, err, want)
+	}
+}
+
+func TestUnreadableStateFailsOnlyItsEvents(t *testing.T) {
+	s := newStore(t, cfg)
+	ctx := context.Background()
+	// A customer whose state is cut short fails its own event only.
+	if err := s.rdb.HSet(ctx, customerKey("t", "bad"), "state", "short").Err(); err != nil {
+		t.Fatal(err)
+	}
+	bad := update("t", "e-bad", time.Hour, 10, score.Detractor)
+	bad.Customer = "bad"
+	good := update("t", "e-good", time.Hour, 90, score.Promoter)
+	// A bucket field that cannot be read fails its tenant's events, and
+	// only them: nothing of that tenant is written.
+	broken := update("broken", "e-broken", time.Hour, 50, score.NoNPS)
+	if err := s.rdb.HSet(ctx, bucketKey("broken", Hour, Hour.Start(broken.At)), broken.Group.String(), "xyz").Err(); err != nil {
+		t.Fatal(err)
+	}
+	other := update("other", "e-other", time.Hour, 50, score.NoNPS)
+
+	out, errs := s.Apply(ctx, []Update{bad, good, broken, other})
+	if !errors.Is(errs[0], ErrBadState) {
+		t.Errorf("bad customer: %v, want ErrBadState", errs[0])
+	}
+	if errs[1] != nil || out[1].Customer.Feedback != 1 || errs[3] != nil || out[3].Customer.Feedback != 1 {
+		t.Errorf("good events: %v %+v, %v %+v", errs[1], out[1], errs[3], out[3])
+	}
+	if errs[2] == nil {
+		t.Error("event on a broken bucket applied")
+	}
+	for _, key := range []string{prefix("t") + "seen:e-bad", prefix("broken") + "seen:e-broken", customerKey("broken", "c1")} {
+		if n, _ := s.rdb.Exists(ctx, key).Result(); n != 0 {
+			t.Errorf("%s was written for a failed event", key)
+		}
+	}
+	totals, err := s.HourTotals(ctx, "t", []time.Time{Hour.Start(good.At)})
+	if err != nil || totals[0][rollup.Responses] != 1 || totals[0][rollup.Promoters] != 0 { // update() sets only responses and experience
+		t.Errorf("hour total = %v, %v; want the good event alone", totals, err)
 	}
 }

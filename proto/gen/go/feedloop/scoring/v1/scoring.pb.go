@@ -742,7 +742,9 @@ func (x *GetCustomerScoresResponse) GetScores() *CustomerScores {
 
 type GetExperienceReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Window start, inclusive; defaults to 7 days before end.
+	// Window start; defaults to 7 days before end. Buckets count whole: every
+	// hour (or, for day rows, every UTC day) that overlaps [start_time,
+	// end_time) is in the report.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Window end, exclusive; defaults to now.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
