@@ -236,7 +236,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 	})
 
 	t.Run("day rows count whole days", func(t *testing.T) {
-		day := now.Truncate(24*time.Hour).Add(-9 * 24 * time.Hour)
+		day := now.Truncate(24 * time.Hour).Add(-9 * 24 * time.Hour)
 		start, end := day.Add(10*time.Hour), day.Add(2*24*time.Hour+6*time.Hour)
 		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
 			StartTime: ts(start), EndTime: ts(end), Granularity: scoringv1.Granularity_GRANULARITY_DAY})
@@ -267,9 +267,9 @@ func TestReportEqualsBruteForce(t *testing.T) {
 
 	t.Run("invalid windows", func(t *testing.T) {
 		for name, req := range map[string]*scoringv1.GetExperienceReportRequest{
-			"start after end":   {StartTime: ts(now), EndTime: ts(now.Add(-time.Hour))},
-			"too many buckets":  {StartTime: ts(now.Add(-90 * 24 * time.Hour)), Granularity: scoringv1.Granularity_GRANULARITY_HOUR},
-			"undefined channel": {Channel: 99},
+			"start after end":      {StartTime: ts(now), EndTime: ts(now.Add(-time.Hour))},
+			"too many buckets":     {StartTime: ts(now.Add(-90 * 24 * time.Hour)), Granularity: scoringv1.Granularity_GRANULARITY_HOUR},
+			"undefined channel":    {Channel: 99},
 			"hours past retention": {StartTime: ts(now.Add(-40 * 24 * time.Hour)), EndTime: ts(now.Add(-38 * 24 * time.Hour))},
 		} {
 			if _, err := h.client.GetExperienceReport(as(keyA), req); status.Code(err) != codes.InvalidArgument {

@@ -249,7 +249,6 @@ func (s *Store) scriptArgs(c scriptCall, ups []Update) (keys []string, args []an
 	return keys, append(args, events...)
 }
 
-
 // ErrBadState marks an event whose customer state in Redis cannot be read:
 // retrying cannot help.
 var ErrBadState = errors.New("unreadable customer state")
