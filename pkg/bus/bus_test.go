@@ -335,17 +335,8 @@ func TestConsumeMicroBatches(t *testing.T) {
 
 func deadLetters(t *testing.T, e env) []*eventsv1.DeadLetter {
 	t.Helper()
-	st, err := e.js.Stream(context.Background(), "DEADLETTER")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := st.Info(context.Background())
 	var out []*eventsv1.DeadLetter
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		raw, err := st.GetMsg(context.Background(), seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range testkit.StreamMessages(t, e.js, "DEADLETTER") {
 		var dl eventsv1.DeadLetter
 		if err := proto.Unmarshal(raw.Data, &dl); err != nil {
 			t.Fatal(err)

@@ -72,10 +72,6 @@ func start(t *testing.T, env map[string]string) (intakev1.IntakeServiceClient, *
 	return intakev1.NewIntakeServiceClient(cc), cc, srv
 }
 
-func withKey(key string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
-}
-
 func valid() *intakev1.SubmitFeedbackRequest {
 	return &intakev1.SubmitFeedbackRequest{Feedback: &intakev1.Feedback{
 		CustomerId: "c1", Channel: intakev1.Channel_CHANNEL_WEB, Nps: proto.Int32(3),
@@ -90,10 +86,10 @@ func TestAuthMapsKeyToTenant(t *testing.T) {
 		want codes.Code
 		tent string
 	}{
-		{"tenant a", withKey(keyA), codes.OK, "tenant-a"},
-		{"tenant b", withKey(keyB), codes.OK, "tenant-b"},
+		{"tenant a", testkit.WithKey(keyA), codes.OK, "tenant-a"},
+		{"tenant b", testkit.WithKey(keyB), codes.OK, "tenant-b"},
 		{"no key", context.Background(), codes.Unauthenticated, ""},
-		{"wrong key", withKey("not-a-real-key-at-all"), codes.Unauthenticated, ""},
+		{"wrong key", testkit.WithKey("not-a-real-key-at-all"), codes.Unauthenticated, ""},
 		{"not bearer", metadata.AppendToOutgoingContext(context.Background(), "authorization", keyA), codes.Unauthenticated, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,7 +133,7 @@ func TestValidationReportsEveryFieldViolation(t *testing.T) {
 		Nps:        proto.Int32(11),
 		Attributes: map[string]string{"Bad Key": "v"},
 	}}
-	_, err := c.SubmitFeedback(withKey(keyA), req)
+	_, err := c.SubmitFeedback(testkit.WithKey(keyA), req)
 	fields := testkit.FieldViolations(t, err)
 	for _, want := range []string{"feedback.channel", "feedback.nps", `feedback.attributes["Bad Key"]`} {
 		if _, ok := fields[want]; !ok {
@@ -150,7 +146,7 @@ func TestInvalidUTF8IsAFieldViolation(t *testing.T) {
 	c, _, _ := start(t, nil)
 	req := valid()
 	req.Feedback.Comment = &intakev1.Comment{Text: "bad \xff byte"}
-	fields := testkit.FieldViolations(t, func() error { _, err := c.SubmitFeedback(withKey(keyA), req); return err }())
+	fields := testkit.FieldViolations(t, func() error { _, err := c.SubmitFeedback(testkit.WithKey(keyA), req); return err }())
 	if d := fields["feedback.comment.text"]; !strings.Contains(d, "UTF-8") {
 		t.Errorf("violations = %v, want feedback.comment.text: UTF-8", fields)
 	}
@@ -160,10 +156,10 @@ func TestPanicBecomesInternal(t *testing.T) {
 	c, _, _ := start(t, nil)
 	req := valid()
 	req.Feedback.CustomerId = "panic"
-	if _, err := c.SubmitFeedback(withKey(keyA), req); status.Code(err) != codes.Internal {
+	if _, err := c.SubmitFeedback(testkit.WithKey(keyA), req); status.Code(err) != codes.Internal {
 		t.Fatalf("code = %v, want Internal", status.Code(err))
 	}
-	if _, err := c.SubmitFeedback(withKey(keyA), valid()); err != nil {
+	if _, err := c.SubmitFeedback(testkit.WithKey(keyA), valid()); err != nil {
 		t.Fatalf("server unusable after a panic: %v", err)
 	}
 }
@@ -172,7 +168,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	c, _, _ := start(t, map[string]string{"FEEDLOOP_RATE_LIMIT": "1", "FEEDLOOP_RATE_BURST": "3"})
 	var limited error
 	for range 4 {
-		if _, err := c.SubmitFeedback(withKey(keyA), valid()); err != nil {
+		if _, err := c.SubmitFeedback(testkit.WithKey(keyA), valid()); err != nil {
 			limited = err
 			break
 		}
@@ -188,7 +184,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	if retry == nil || retry.RetryDelay.AsDuration() <= 0 || retry.RetryDelay.AsDuration() > time.Second {
 		t.Errorf("retry info = %v, want a delay in (0, 1s]", retry)
 	}
-	if _, err := c.SubmitFeedback(withKey(keyB), valid()); err != nil {
+	if _, err := c.SubmitFeedback(testkit.WithKey(keyB), valid()); err != nil {
 		t.Errorf("another key was limited too: %v", err)
 	}
 }

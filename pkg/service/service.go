@@ -64,21 +64,9 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 // with health and reflection, stopped cleanly on SIGTERM. Services that are
 // still placeholders call it from main.
 func HealthOnly(name, version, defaultMetricsAddr, defaultGRPCAddr string) {
-	Main(name, version, defaultMetricsAddr, func(ctx context.Context, env *config.Env, log *slog.Logger) error {
-		cfg := grpcx.ConfigFromEnv(env, defaultGRPCAddr)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		srv, err := grpcx.New(cfg, log)
-		if err != nil {
-			return err
-		}
-		ln, err := srv.Listen()
-		if err != nil {
-			return err
-		}
-		return srv.Run(ctx, ln)
-	})
+	Main(name, version, defaultMetricsAddr, Assemble(
+		func(env *config.Env) grpcx.Config { return grpcx.ConfigFromEnv(env, defaultGRPCAddr) },
+		func(_ context.Context, cfg grpcx.Config, log *slog.Logger) (*grpcx.Server, error) { return grpcx.New(cfg, log) }))
 }
 
 // Serve runs a service's gRPC server and its consumer loops until ctx ends

@@ -1,10 +1,12 @@
 package testkit
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -28,4 +30,10 @@ func FieldViolations(tb testing.TB, err error) map[string]string {
 		tb.Fatalf("no BadRequest field violations in %v", st)
 	}
 	return out
+}
+
+// WithKey is a client context that calls with API key key
+// ("authorization: Bearer <key>").
+func WithKey(key string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
 }

@@ -91,10 +91,6 @@ func start(t testing.TB) *harness {
 	return h
 }
 
-func as(key string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
-}
-
 func feedback(id string) *intakev1.Feedback {
 	return &intakev1.Feedback{
 		EventId:    id,
@@ -118,7 +114,7 @@ func TestSubmitFeedbackLandsInStream(t *testing.T) {
 	h := start(t)
 	otel.SetTextMapPropagator(propagation.TraceContext{}) // as telemetry.Setup does
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	ctx := metadata.AppendToOutgoingContext(as(keyA), "traceparent", traceparent)
+	ctx := metadata.AppendToOutgoingContext(testkit.WithKey(keyA), "traceparent", traceparent)
 	before := time.Now()
 	fb := feedback("")
 	resp, err := h.client.SubmitFeedback(ctx, &intakev1.SubmitFeedbackRequest{Feedback: fb})
@@ -175,7 +171,7 @@ func TestSubmitFeedbackLandsInStream(t *testing.T) {
 func TestDuplicateIsStoredOnce(t *testing.T) {
 	h := start(t)
 	req := &intakev1.SubmitFeedbackRequest{Feedback: feedback("order-42-survey")}
-	first, err := h.client.SubmitFeedback(as(keyA), req)
+	first, err := h.client.SubmitFeedback(testkit.WithKey(keyA), req)
 	if err != nil || first.Duplicate {
 		t.Fatalf("first = %v, %v", first, err)
 	}
@@ -196,7 +192,7 @@ func TestDuplicateIsStoredOnce(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the window passes
 	for range 2 {
-		again, err := h.client.SubmitFeedback(as(keyA), req)
+		again, err := h.client.SubmitFeedback(testkit.WithKey(keyA), req)
 		if err != nil || !again.Duplicate || again.EventId != "order-42-survey" {
 			t.Fatalf("repeat = %v, %v; want duplicate", again, err)
 		}
@@ -213,7 +209,7 @@ func TestConcurrentRepeatsAreStoredOnce(t *testing.T) {
 	var fresh atomic.Int32
 	for range callers {
 		wg.Go(func() {
-			resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("same-time")})
+			resp, err := h.client.SubmitFeedback(testkit.WithKey(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("same-time")})
 			if err != nil {
 				t.Error(err)
 				return
@@ -236,14 +232,14 @@ func TestConcurrentRepeatsAreStoredOnce(t *testing.T) {
 // feedback is a repeat (intake.proto documents it).
 func TestEventIDsSpanKinds(t *testing.T) {
 	h := start(t)
-	_, err := h.client.RecordActivity(as(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{
+	_, err := h.client.RecordActivity(testkit.WithKey(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{
 		EventId: "order-7", CustomerId: "c", Channel: intakev1.Channel_CHANNEL_WEB,
 		Purchase: &intakev1.Purchase{OrderId: "7", Amount: &intakev1.Money{AmountMinor: 100, Currency: "EUR"}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("order-7")})
+	resp, err := h.client.SubmitFeedback(testkit.WithKey(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("order-7")})
 	if err != nil || !resp.Duplicate {
 		t.Fatalf("feedback reusing a purchase's id = %v, %v; want duplicate", resp, err)
 	}
@@ -252,7 +248,7 @@ func TestEventIDsSpanKinds(t *testing.T) {
 func TestTenantsAreIsolated(t *testing.T) {
 	h := start(t)
 	for _, key := range []string{keyA, keyB} {
-		resp, err := h.client.SubmitFeedback(as(key), &intakev1.SubmitFeedbackRequest{Feedback: feedback("shared-id")})
+		resp, err := h.client.SubmitFeedback(testkit.WithKey(key), &intakev1.SubmitFeedbackRequest{Feedback: feedback("shared-id")})
 		if err != nil || resp.Duplicate {
 			t.Fatalf("%s: %v, %v; want accepted (ids are per tenant)", key, resp, err)
 		}
@@ -278,10 +274,10 @@ func TestAuthentication(t *testing.T) {
 	if _, err := h.client.SubmitFeedback(context.Background(), req); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("no key: %v, want Unauthenticated", err)
 	}
-	if _, err := h.client.SubmitFeedback(as("wrong-key-0000000000000"), req); status.Code(err) != codes.Unauthenticated {
+	if _, err := h.client.SubmitFeedback(testkit.WithKey("wrong-key-0000000000000"), req); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("wrong key: %v, want Unauthenticated", err)
 	}
-	if _, err := h.client.RecordActivity(as("wrong-key-0000000000000"), &intakev1.RecordActivityRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := h.client.RecordActivity(testkit.WithKey("wrong-key-0000000000000"), &intakev1.RecordActivityRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("wrong key on RecordActivity: %v, want Unauthenticated", err)
 	}
 	if n := len(h.stored(t)); n != 0 {
@@ -338,7 +334,7 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 		}), "feedback.occurred_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := h.client.SubmitFeedback(as(keyA), tc.req)
+			_, err := h.client.SubmitFeedback(testkit.WithKey(keyA), tc.req)
 			if got := testkit.FieldViolations(t, err); got[tc.field] == "" {
 				t.Errorf("violations %v do not name %s", got, tc.field)
 			}
@@ -351,7 +347,7 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 			fb.Comment.Text = strings.Repeat("x", 4000)
 			req.Items = append(req.Items, fb)
 		}
-		if _, err := h.client.SubmitFeedbackBatch(as(keyA), req); status.Code(err) != codes.ResourceExhausted {
+		if _, err := h.client.SubmitFeedbackBatch(testkit.WithKey(keyA), req); status.Code(err) != codes.ResourceExhausted {
 			t.Errorf("160 kB with a 64 kB limit: %v, want ResourceExhausted", err)
 		}
 	})
@@ -360,12 +356,12 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 		for range 501 {
 			req.Items = append(req.Items, &intakev1.Feedback{CustomerId: "c", Channel: 1, Nps: proto.Int32(1)})
 		}
-		if got := testkit.FieldViolations(t, func() error { _, err := h.client.SubmitFeedbackBatch(as(keyA), req); return err }()); got["items"] == "" {
+		if got := testkit.FieldViolations(t, func() error { _, err := h.client.SubmitFeedbackBatch(testkit.WithKey(keyA), req); return err }()); got["items"] == "" {
 			t.Errorf("violations %v do not name items", got)
 		}
 	})
 	t.Run("activity without kind", func(t *testing.T) {
-		_, err := h.client.RecordActivity(as(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{CustomerId: "c", Channel: 1}})
+		_, err := h.client.RecordActivity(testkit.WithKey(keyA), &intakev1.RecordActivityRequest{Activity: &intakev1.Activity{CustomerId: "c", Channel: 1}})
 		testkit.FieldViolations(t, err)
 	})
 	if n := len(h.stored(t)); n != 0 {
@@ -375,7 +371,7 @@ func TestInvalidRequestsNeverReachTheStream(t *testing.T) {
 
 func TestBatchAnswersPerItem(t *testing.T) {
 	h := start(t)
-	if _, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("seen-before")}); err != nil {
+	if _, err := h.client.SubmitFeedback(testkit.WithKey(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("seen-before")}); err != nil {
 		t.Fatal(err)
 	}
 	bad := feedback("bad-one")
@@ -383,7 +379,7 @@ func TestBatchAnswersPerItem(t *testing.T) {
 	req := &intakev1.SubmitFeedbackBatchRequest{Items: []*intakev1.Feedback{
 		feedback("b1"), bad, feedback("seen-before"), feedback(""), feedback("b1"),
 	}}
-	resp, err := h.client.SubmitFeedbackBatch(as(keyA), req)
+	resp, err := h.client.SubmitFeedbackBatch(testkit.WithKey(keyA), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +412,7 @@ func TestRecordActivity(t *testing.T) {
 		Purchase: &intakev1.Purchase{OrderId: "o-1", Amount: &intakev1.Money{AmountMinor: 12999, Currency: "CNY"}, ItemCount: 2},
 	}}
 	for i, wantDup := range []bool{false, true} {
-		resp, err := h.client.RecordActivity(as(keyA), req)
+		resp, err := h.client.RecordActivity(testkit.WithKey(keyA), req)
 		if err != nil || resp.Duplicate != wantDup || resp.EventId != "purchase-1" {
 			t.Fatalf("call %d = %v, %v", i, resp, err)
 		}
@@ -439,10 +435,10 @@ func TestNATSDownIsUnavailableAndRetryable(t *testing.T) {
 	h.nats.Shutdown()
 	h.nats.WaitForShutdown()
 	req := &intakev1.SubmitFeedbackRequest{Feedback: feedback("during-outage")}
-	if _, err := h.client.SubmitFeedback(as(keyA), req); status.Code(err) != codes.Unavailable {
+	if _, err := h.client.SubmitFeedback(testkit.WithKey(keyA), req); status.Code(err) != codes.Unavailable {
 		t.Fatalf("NATS down: %v, want Unavailable", err)
 	}
-	batch, err := h.client.SubmitFeedbackBatch(as(keyA), &intakev1.SubmitFeedbackBatchRequest{Items: []*intakev1.Feedback{feedback("batch-outage")}})
+	batch, err := h.client.SubmitFeedbackBatch(testkit.WithKey(keyA), &intakev1.SubmitFeedbackBatchRequest{Items: []*intakev1.Feedback{feedback("batch-outage")}})
 	if err != nil || batch.FailedCount != 1 || batch.Results[0].Error.GetCode() != int32(codes.Unavailable) {
 		t.Fatalf("batch with NATS down = %v, %v; want the item Unavailable", batch, err)
 	}
@@ -450,7 +446,7 @@ func TestNATSDownIsUnavailableAndRetryable(t *testing.T) {
 	h.nats = h.nats.Restart(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := h.client.SubmitFeedback(as(keyA), req)
+		resp, err := h.client.SubmitFeedback(testkit.WithKey(keyA), req)
 		if err == nil {
 			if resp.Duplicate {
 				t.Fatal("retry after an error was answered duplicate: the event was never stored")
@@ -470,11 +466,11 @@ func TestNATSDownIsUnavailableAndRetryable(t *testing.T) {
 func TestRedisDownStillAccepts(t *testing.T) {
 	h := start(t)
 	h.redis.Stop()
-	resp, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("no-redis")})
+	resp, err := h.client.SubmitFeedback(testkit.WithKey(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("no-redis")})
 	if err != nil || resp.Duplicate {
 		t.Fatalf("Redis down: %v, %v; want accepted (the stream is the log of record)", resp, err)
 	}
-	again, err := h.client.SubmitFeedback(as(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("no-redis")})
+	again, err := h.client.SubmitFeedback(testkit.WithKey(keyA), &intakev1.SubmitFeedbackRequest{Feedback: feedback("no-redis")})
 	if err != nil || !again.Duplicate {
 		t.Fatalf("repeat within the stream's window: %v, %v; want duplicate", again, err)
 	}

@@ -14,6 +14,8 @@ import (
 
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
+
+	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
 // The benchmarks run client, intake, NATS (embedded) and Redis on one
@@ -67,7 +69,7 @@ func BenchmarkSubmitFeedbackBatch(b *testing.B) {
 			reqs[i].Items = append(reqs[i].Items, uniqueFeedback())
 		}
 	}
-	ctx := as(keyA)
+	ctx := testkit.WithKey(keyA)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -101,7 +103,7 @@ func BenchmarkSubmitFeedback(b *testing.B) {
 		reqs[i] = &intakev1.SubmitFeedbackRequest{Feedback: uniqueFeedback()}
 	}
 	lat := make([]time.Duration, b.N)
-	ctx := as(keyA)
+	ctx := testkit.WithKey(keyA)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()

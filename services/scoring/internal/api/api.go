@@ -92,8 +92,9 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 	}
 	// Hour buckets expire before day buckets: refuse a window that needs
 	// hours no longer kept rather than undercount it.
+	oldest := s.store.OldestHour()
 	for i, sp := range spans {
-		if oldest := s.store.OldestHour(); sp.g == store.Hour && sp.count > 0 && sp.first.Before(oldest) {
+		if sp.g == store.Hour && sp.count > 0 && sp.first.Before(oldest) {
 			field := "start_time"
 			if i > 0 {
 				field = "end_time"
@@ -120,21 +121,11 @@ func (s *Service) GetExperienceReport(ctx context.Context, req *scoringv1.GetExp
 		rows[k].Add(c)
 	}
 	for _, sp := range spans {
+		read := s.store.Buckets
 		if !grouped && !filtered && sp.g == store.Hour {
-			// Each hour's total is all it takes.
-			totals, err := s.store.HourTotals(ctx, tenant, sp.starts())
-			if err != nil {
-				return nil, status.Error(codes.Unavailable, err.Error())
-			}
-			for i, c := range totals {
-				total.Add(c)
-				if !totalOnly {
-					addTo(rowKey{start: sp.first.Add(time.Duration(i) * sp.g.Size())}, c) // a row per bucket, even an empty one
-				}
-			}
-			continue
+			read = s.store.HourTotals // each hour's total is all it takes
 		}
-		buckets, err := s.store.Buckets(ctx, tenant, sp.g, sp.starts())
+		buckets, err := read(ctx, tenant, sp.g, sp.starts())
 		if err != nil {
 			return nil, status.Error(codes.Unavailable, err.Error())
 		}

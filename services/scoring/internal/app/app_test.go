@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -121,10 +120,6 @@ func (h *harness) run(t testing.TB) {
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func as(key string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
-}
-
 func received(tenant string, f *intakev1.Feedback) bus.Outgoing {
 	return bus.Outgoing{
 		Subject: bus.Subject(bus.FeedbackReceived, tenant),
@@ -204,17 +199,17 @@ func TestFeedbackComesOutScoredWithItsTrace(t *testing.T) {
 		t.Errorf("customer = %v", c)
 	}
 
-	got, err := h.client.GetCustomerScores(as(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: "cust-1"})
+	got, err := h.client.GetCustomerScores(testkit.WithKey(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: "cust-1"})
 	withLatest := proto.CloneOf(c)
 	withLatest.LastScores = s
 	if err != nil || !proto.Equal(got.Scores, withLatest) {
 		t.Errorf("GetCustomerScores = %v, %v; want %v", got, err, withLatest)
 	}
 	// Another tenant does not see it.
-	if _, err := h.client.GetCustomerScores(as(keyB), &scoringv1.GetCustomerScoresRequest{CustomerId: "cust-1"}); status.Code(err) != codes.NotFound {
+	if _, err := h.client.GetCustomerScores(testkit.WithKey(keyB), &scoringv1.GetCustomerScoresRequest{CustomerId: "cust-1"}); status.Code(err) != codes.NotFound {
 		t.Errorf("tenant b reading tenant a's customer: %v, want NotFound", err)
 	}
-	if _, err := h.client.GetCustomerScores(as(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: "bad id"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := h.client.GetCustomerScores(testkit.WithKey(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: "bad id"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad customer id: %v, want InvalidArgument", err)
 	}
 }
@@ -266,7 +261,7 @@ func randomFeedback(rng *rand.Rand, id string, now time.Time, spread time.Durati
 func (h *harness) report(t testing.TB) *scoringv1.ExperienceSummary {
 	t.Helper()
 	now := time.Now()
-	got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
+	got, err := h.client.GetExperienceReport(testkit.WithKey(keyA), &scoringv1.GetExperienceReportRequest{
 		StartTime: timestamppb.New(now.Add(-31 * 24 * time.Hour)), EndTime: timestamppb.New(now.Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +310,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 
 	var feedback int64
 	for c := range 20 {
-		got, err := h.client.GetCustomerScores(as(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: fmt.Sprint("cust-", c)})
+		got, err := h.client.GetCustomerScores(testkit.WithKey(keyA), &scoringv1.GetCustomerScoresRequest{CustomerId: fmt.Sprint("cust-", c)})
 		if status.Code(err) == codes.NotFound {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/testkit"
 	"github.com/feedloop/feedloop/services/scoring/internal/rollup"
 	"github.com/feedloop/feedloop/services/scoring/internal/score"
 	"github.com/feedloop/feedloop/services/scoring/internal/store"
@@ -164,7 +165,7 @@ func BenchmarkExperienceReport(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {
 				t0 := time.Now()
-				resp, err := h.client.GetExperienceReport(as(keyA), bc.req)
+				resp, err := h.client.GetExperienceReport(testkit.WithKey(keyA), bc.req)
 				lat = append(lat, time.Since(t0))
 				if err != nil || resp.Total.Responses < 30*24*12-12 {
 					b.Fatalf("report: %v responses, %v", resp.GetTotal().GetResponses(), err)

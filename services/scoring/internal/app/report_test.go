@@ -16,6 +16,7 @@ import (
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/testkit"
 	"github.com/feedloop/feedloop/services/scoring/internal/score"
 )
 
@@ -200,7 +201,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 		{"default window: the last 7 days", keyA, &scoringv1.GetExperienceReportRequest{}, pick("tenant-a", in(now.Add(-7*24*time.Hour), now))},
 		{"empty window", keyA, &scoringv1.GetExperienceReportRequest{StartTime: ts(midnight.Add(-90 * 24 * time.Hour)), EndTime: ts(midnight.Add(-80 * 24 * time.Hour))}, nil},
 	} {
-		got, err := h.client.GetExperienceReport(as(tc.key), tc.req)
+		got, err := h.client.GetExperienceReport(testkit.WithKey(tc.key), tc.req)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -215,7 +216,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 
 	t.Run("rows by day and touchpoint", func(t *testing.T) {
 		start, end := now.Add(-10*24*time.Hour), now
-		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
+		got, err := h.client.GetExperienceReport(testkit.WithKey(keyA), &scoringv1.GetExperienceReportRequest{
 			StartTime: ts(start), EndTime: ts(end), Granularity: scoringv1.Granularity_GRANULARITY_DAY, GroupByTouchpoint: true})
 		if err != nil {
 			t.Fatal(err)
@@ -238,7 +239,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 	t.Run("day rows count whole days", func(t *testing.T) {
 		day := now.Truncate(24 * time.Hour).Add(-9 * 24 * time.Hour)
 		start, end := day.Add(10*time.Hour), day.Add(2*24*time.Hour+6*time.Hour)
-		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
+		got, err := h.client.GetExperienceReport(testkit.WithKey(keyA), &scoringv1.GetExperienceReportRequest{
 			StartTime: ts(start), EndTime: ts(end), Granularity: scoringv1.Granularity_GRANULARITY_DAY})
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +252,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 
 	t.Run("rows by hour, every hour", func(t *testing.T) {
 		start, end := now.Add(-48*time.Hour), now
-		got, err := h.client.GetExperienceReport(as(keyA), &scoringv1.GetExperienceReportRequest{
+		got, err := h.client.GetExperienceReport(testkit.WithKey(keyA), &scoringv1.GetExperienceReportRequest{
 			StartTime: ts(start), EndTime: ts(end), Granularity: scoringv1.Granularity_GRANULARITY_HOUR})
 		if err != nil {
 			t.Fatal(err)
@@ -272,7 +273,7 @@ func TestReportEqualsBruteForce(t *testing.T) {
 			"undefined channel":    {Channel: 99},
 			"hours past retention": {StartTime: ts(now.Add(-40 * 24 * time.Hour)), EndTime: ts(now.Add(-38 * 24 * time.Hour))},
 		} {
-			if _, err := h.client.GetExperienceReport(as(keyA), req); status.Code(err) != codes.InvalidArgument {
+			if _, err := h.client.GetExperienceReport(testkit.WithKey(keyA), req); status.Code(err) != codes.InvalidArgument {
 				t.Errorf("%s: %v, want InvalidArgument", name, err)
 			}
 		}

@@ -218,9 +218,10 @@ func (s *Store) scriptArgs(c scriptCall, ups []Update) (keys []string, args []an
 	keys = make([]string, 2*n, 2*n+4)
 	var expiries []any
 	bucketIndex := map[string]int{}
+	now := s.now()
 	bucket := func(g Granularity, at time.Time) int {
 		end := g.Start(at).Add(g.Size() + s.retention(g))
-		if !end.After(s.now()) {
+		if !end.After(now) {
 			return 0 // expired already: not written
 		}
 		key := bucketKey(c.tenant, g, g.Start(at))
@@ -398,12 +399,15 @@ func (s *Store) readBuckets(ctx context.Context, tenant string, g Granularity, s
 // totalField holds an hour bucket's total over all groups.
 const totalField = "*"
 
-// HourTotals reads the total over all groups of each of the tenant's hour
-// buckets starting at starts: much less to read than Buckets when a report
-// needs neither filters nor groups. (Day buckets have no total field: a
-// report reads at most a few hundred of them.)
-func (s *Store) HourTotals(ctx context.Context, tenant string, starts []time.Time) ([]rollup.Counts, error) {
-	g := Hour
+// HourTotals reads each hour bucket's total over all groups, as the only
+// group (the zero Group): much less to read than Buckets when a report needs
+// neither filters nor groups. g must be Hour (it is a parameter so that the
+// two reads are interchangeable); day buckets have no total field, as a
+// report reads at most a few hundred of them.
+func (s *Store) HourTotals(ctx context.Context, tenant string, g Granularity, starts []time.Time) ([]Bucket, error) {
+	if g != Hour {
+		return nil, fmt.Errorf("only hour buckets have totals, not %s buckets", g.name())
+	}
 	cmds := make([]*redis.StringCmd, len(starts))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, st := range starts {
@@ -412,19 +416,22 @@ func (s *Store) HourTotals(ctx context.Context, tenant string, starts []time.Tim
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read %s bucket totals: %w", g.name(), err)
+		return nil, fmt.Errorf("read hour bucket totals: %w", err)
 	}
-	out := make([]rollup.Counts, len(starts))
+	out := make([]Bucket, len(starts))
 	for i, c := range cmds {
+		out[i] = Bucket{Start: starts[i], Groups: map[Group]rollup.Counts{}}
 		if errors.Is(c.Err(), redis.Nil) { // no events in this bucket
 			continue
 		}
 		if c.Err() != nil {
-			return nil, fmt.Errorf("read %s bucket totals: %w", g.name(), c.Err())
+			return nil, fmt.Errorf("read hour bucket totals: %w", c.Err())
 		}
-		if out[i], err = rollup.Decode(c.Val()); err != nil {
+		total, err := rollup.Decode(c.Val())
+		if err != nil {
 			return nil, fmt.Errorf("bucket %s total: %w", bucketKey(tenant, g, starts[i]), err)
 		}
+		out[i].Groups[Group{}] = total
 	}
 	return out, nil
 }
