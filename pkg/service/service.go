@@ -66,7 +66,9 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 func HealthOnly(name, version, defaultMetricsAddr, defaultGRPCAddr string) {
 	Main(name, version, defaultMetricsAddr, Assemble(
 		func(env *config.Env) grpcx.Config { return grpcx.ConfigFromEnv(env, defaultGRPCAddr) },
-		func(_ context.Context, cfg grpcx.Config, log *slog.Logger) (*grpcx.Server, error) { return grpcx.New(cfg, log) }))
+		func(_ context.Context, cfg grpcx.Config, log *slog.Logger) (*grpcx.Server, error) {
+			return grpcx.New(cfg, log)
+		}))
 }
 
 // Serve runs a service's gRPC server and its consumer loops until ctx ends
