@@ -147,6 +147,7 @@ const (
 	FeedbackScored    = "feedback.scored"
 	CustomerEvaluated = "customer.evaluated"
 	TierChanged       = "customer.tier_changed"
+	CustomerErased    = "customer.erased"
 )
 
 // Subject returns prefix.tenant.
