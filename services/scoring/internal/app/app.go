@@ -1,6 +1,6 @@
 // Package app assembles the scoring service from its configuration: Redis,
-// NATS, the SCORED stream, the pipeline's consumer and the gRPC API. Tests
-// build it in-process.
+// NATS, the SCORED stream, the pipeline's and the erasure consumers and the
+// gRPC API. Tests build it in-process.
 package app
 
 import (
@@ -121,14 +121,20 @@ func parseExperienceWeights(s string, into *score.Weights) error {
 
 // App is a running scoring service.
 type App struct {
-	srv   *grpcx.Server
-	cons  *bus.Consumer
-	pipe  *pipeline.Pipeline
-	conns *service.Conns
+	srv    *grpcx.Server
+	cons   *bus.Consumer
+	pipe   *pipeline.Pipeline
+	eraser *pipeline.Eraser
+	conns  *service.Conns
+	busCfg bus.Config
+	pub    *bus.Publisher
+	log    *slog.Logger
 }
 
 // New connects to Redis and NATS, makes sure the SCORED stream and the
-// consumer exist, and builds the gRPC server.
+// pipeline's consumer exist, and builds the gRPC server. The erasure
+// consumer is created by Run: its stream belongs to segmentation, which may
+// start later.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	conns, err := service.Connect(ctx, "scoring", cfg.Bus, cfg.Redis, log)
 	if err != nil {
@@ -144,7 +150,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	st := store.New(conns.Redis, cfg.Store)
 	pub := bus.NewPublisher(conns.JS, "feedloop/scoring")
-	a := &App{conns: conns, pipe: pipeline.New(score.New(cfg.Score, lexicon), st, pub)}
+	a := &App{
+		conns: conns, busCfg: cfg.Bus, pub: pub, log: log,
+		pipe:   pipeline.New(score.New(cfg.Score, lexicon), st, pub),
+		eraser: pipeline.NewEraser(st),
+	}
 	if a.cons, err = bus.NewConsumer(ctx, conns.JS, cfg.Bus, pipeline.Consumer, pub, log); err != nil {
 		return fail(err)
 	}
@@ -158,11 +168,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // Listen opens the gRPC address.
 func (a *App) Listen() (net.Listener, error) { return a.srv.Listen() }
 
-// Run serves the API and runs the pipeline until ctx ends; then the server
-// finishes in-flight calls and the pipeline the batch in hand (acking it),
-// and NATS and Redis are closed.
+// Run serves the API and runs the pipeline and the erasure consumer until
+// ctx ends; then the server finishes in-flight calls and the consumers the
+// batch in hand (acking it), and NATS and Redis are closed.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	err := service.Serve(ctx, a.srv, ln, func(ctx context.Context) error { return a.cons.Run(ctx, a.pipe.Handle) })
+	err := service.Serve(ctx, a.srv, ln,
+		func(ctx context.Context) error { return a.cons.Run(ctx, a.pipe.Handle) },
+		a.runErasure)
 	a.conns.Close()
 	return err
+}
+
+// runErasure creates the erasure consumer, waiting for segmentation to
+// create the CUSTOMERS stream (scoring serves meanwhile), and runs it.
+func (a *App) runErasure(ctx context.Context) error {
+	cons, err := bus.NewConsumer(ctx, a.conns.JS, a.busCfg, pipeline.ErasureConsumer, a.pub, a.log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the stream appeared
+		}
+		return err
+	}
+	return cons.Run(ctx, a.eraser.Handle)
 }

@@ -341,6 +341,18 @@ func (s *Store) Customer(ctx context.Context, tenant, id string) (c Customer, fo
 	return c, true, err
 }
 
+// Erase deletes what the store holds about one customer (a CustomerErased
+// tombstone): their customer hash. Report buckets are aggregates without
+// customer ids and stay; guard keys hold only event ids and expire. Erasing
+// a customer the store does not hold is not an error, so a redelivered
+// tombstone is harmless.
+func (s *Store) Erase(ctx context.Context, tenant, customer string) error {
+	if err := s.rdb.Del(ctx, customerKey(tenant, customer)).Err(); err != nil {
+		return fmt.Errorf("erase customer %s/%s: %w", tenant, customer, err)
+	}
+	return nil
+}
+
 // Bucket is one bucket's counters per group.
 type Bucket struct {
 	Start  time.Time

@@ -245,3 +245,44 @@ func TestUnreadableStateFailsOnlyItsEvents(t *testing.T) {
 		t.Errorf("hour total = %v, %v; want the good event alone", totals, err)
 	}
 }
+
+func TestEraseDeletesOnlyTheCustomer(t *testing.T) {
+	s := newStore(t, cfg)
+	ctx := context.Background()
+	erased := update("t", "e1", time.Hour, 80, score.Promoter)
+	kept := update("t", "e2", time.Hour, 40, score.Detractor)
+	kept.Customer = "c2"
+	elsewhere := update("other", "e3", time.Hour, 60, score.Passive) // customer c1 of another tenant
+	apply(t, s, erased, kept, elsewhere)
+
+	for range 2 { // erasing again (a redelivered tombstone) is no error
+		if err := s.Erase(ctx, "t", "c1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, found, err := s.Customer(ctx, "t", "c1"); found || err != nil {
+		t.Errorf("erased customer: found %v, %v", found, err)
+	}
+	if c, found, err := s.Customer(ctx, "t", "c2"); !found || err != nil || c.Feedback != 1 {
+		t.Errorf("other customer: %+v, found %v, %v", c, found, err)
+	}
+	if got := customer(t, s, "other"); got.Feedback != 1 {
+		t.Errorf("c1 of another tenant = %+v", got)
+	}
+	// The report buckets are aggregates: both events still count.
+	b, err := s.Buckets(ctx, "t", Hour, []time.Time{Hour.Start(erased.At)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b[0].Groups[erased.Group][rollup.Responses]; got != 2 {
+		t.Errorf("bucket responses %d, want 2", got)
+	}
+	// A redelivery of the erased customer's event finds its guard and does
+	// not bring the customer back.
+	if again := apply(t, s, erased)[0]; !again.Duplicate {
+		t.Error("redelivered event applied again")
+	}
+	if n, _ := s.rdb.Exists(ctx, customerKey("t", "c1")).Result(); n != 0 {
+		t.Error("redelivered event recreated the erased customer")
+	}
+}
