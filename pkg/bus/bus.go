@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -171,4 +172,18 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config, s Str
 		return nil, fmt.Errorf("ensure stream %s: %w", s.Name, err)
 	}
 	return st, nil
+}
+
+// CheckTenant rejects a message (what names its kind) whose tenant does not
+// match the subject it came on (prefix.tenant), or could break out of the
+// Redis hash tag {tenant}: such a message can never be processed, so the
+// error is Permanent.
+func CheckTenant(what, prefix, subject, tenant string) error {
+	if subject != Subject(prefix, tenant) {
+		return Permanent(fmt.Errorf("invalid %s: tenant %q published on %s", what, tenant, subject))
+	}
+	if strings.ContainsAny(tenant, "{}") {
+		return Permanent(fmt.Errorf("invalid %s: tenant id contains a brace", what))
+	}
+	return nil
 }

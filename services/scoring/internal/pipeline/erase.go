@@ -51,7 +51,7 @@ func (e *Eraser) erase(ctx context.Context, m *bus.Message) error {
 	if len(missing) > 0 {
 		return bus.Permanent(fmt.Errorf("invalid CustomerErased on %s: missing %s", m.Subject, strings.Join(missing, ", ")))
 	}
-	if err := checkTenant("CustomerErased", bus.CustomerErased, m.Subject, ev.GetTenantId()); err != nil {
+	if err := bus.CheckTenant("CustomerErased", bus.CustomerErased, m.Subject, ev.GetTenantId()); err != nil {
 		return err
 	}
 	return e.store.Erase(ctx, ev.GetTenantId(), ev.GetCustomerId())

@@ -149,18 +149,5 @@ func check(subject string, r *eventsv1.FeedbackReceived) error {
 	if len(missing) > 0 {
 		return bus.Permanent(fmt.Errorf("invalid FeedbackReceived on %s: missing %s", subject, strings.Join(missing, ", ")))
 	}
-	return checkTenant("FeedbackReceived", bus.FeedbackReceived, subject, r.GetTenantId())
-}
-
-// checkTenant rejects an event of type what whose tenant is not the last
-// token of its subject (prefix.<tenant>) or contains a brace (the tenant is
-// the hash tag of its Redis keys): a Permanent error.
-func checkTenant(what, prefix, subject, tenant string) error {
-	if want := bus.Subject(prefix, tenant); subject != want {
-		return bus.Permanent(fmt.Errorf("invalid %s: tenant %q published on %s", what, tenant, subject))
-	}
-	if strings.ContainsAny(tenant, "{}") {
-		return bus.Permanent(fmt.Errorf("invalid %s: tenant id contains a brace", what))
-	}
-	return nil
+	return bus.CheckTenant("FeedbackReceived", bus.FeedbackReceived, subject, r.GetTenantId())
 }
