@@ -347,3 +347,18 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Consume creates the durable consumer, waiting for its stream as
+// NewConsumer does, and runs h on it until ctx ends. A service whose
+// streams' owners may start after it consumes this way, so that it serves
+// meanwhile; ending ctx while it waits is a clean stop.
+func Consume(ctx context.Context, js jetstream.JetStream, cfg Config, spec ConsumerSpec, pub *Publisher, log *slog.Logger, h Handler) error {
+	c, err := NewConsumer(ctx, js, cfg, spec, pub, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	return c.Run(ctx, h)
+}

@@ -179,15 +179,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// runErasure creates the erasure consumer, waiting for segmentation to
-// create the CUSTOMERS stream (scoring serves meanwhile), and runs it.
+// runErasure runs the erasure consumer; it waits for segmentation to
+// create the CUSTOMERS stream while scoring serves.
 func (a *App) runErasure(ctx context.Context) error {
-	cons, err := bus.NewConsumer(ctx, a.conns.JS, a.busCfg, pipeline.ErasureConsumer, a.pub, a.log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before the stream appeared
-		}
-		return err
-	}
-	return cons.Run(ctx, a.eraser.Handle)
+	return bus.Consume(ctx, a.conns.JS, a.busCfg, pipeline.ErasureConsumer, a.pub, a.log, a.eraser.Handle)
 }
