@@ -29,12 +29,16 @@ type Facts struct {
 	// from the scored feedback; HasSatisfaction is false before any.
 	Satisfaction, Trend float64
 	HasSatisfaction     bool
-	Detractors90d       int64
-	Complaints90d       int64
+	// Detractor answers and complaints in the last 30 and 90 days.
+	Detractors30d, Detractors90d int64
+	Complaints30d, Complaints90d int64
 }
 
 // Config holds the per-tenant boundaries and model weights.
 type Config struct {
+	// Currency is the tenant's currency (ISO 4217): monetary value sums
+	// purchases in it; other currencies are kept apart, never mixed in.
+	Currency string
 	// Recency scores 5…2 go to a last purchase at most this many days ago;
 	// older is 1.
 	RecencyDays [4]int
@@ -64,6 +68,7 @@ type ChurnWeights struct {
 // Default is documented in docs/segmentation.md.
 func Default() Config {
 	return Config{
+		Currency:       "USD",
 		RecencyDays:    [4]int{7, 30, 90, 180},
 		Frequency:      [4]int64{2, 4, 8, 16},
 		Monetary:       [4]int64{5_000, 20_000, 100_000, 500_000},
@@ -230,4 +235,32 @@ func (c Config) Lifecycle(f Facts, now time.Time) Stage {
 		return Loyal
 	}
 	return Active
+}
+
+// refresh is the longest a customer goes without being evaluated again:
+// churn risk and the windowed counts drift with time between boundaries.
+const refresh = day
+
+// NextChange is the first moment after now at which the customer's RFM
+// recency or lifecycle stage can change without a new event (a recency
+// boundary, the end of being new, lapsing, being two or four intervals
+// overdue), and at the latest a day after now.
+func (c Config) NextChange(f Facts, now time.Time) time.Time {
+	next := now.Add(refresh)
+	consider := func(t time.Time) {
+		if t.After(now) && t.Before(next) {
+			next = t
+		}
+	}
+	if !f.LastPurchase.IsZero() {
+		for _, d := range c.RecencyDays {
+			consider(f.LastPurchase.Add(time.Duration(d)*day + time.Millisecond))
+		}
+		rhythm := c.rhythm(f)
+		consider(f.LastPurchase.Add(2*rhythm + time.Millisecond))
+		consider(f.LastPurchase.Add(4*rhythm + time.Millisecond))
+	}
+	consider(f.FirstSeen.Add(c.NewFor + time.Millisecond))
+	consider(f.LastSeen.Add(c.LapsedAfter + time.Millisecond))
+	return next
 }

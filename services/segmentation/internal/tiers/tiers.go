@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/interpreter"
@@ -116,6 +117,34 @@ type file struct {
 	} `yaml:"value_levels"`
 }
 
+// Tier names are used in Redis keys and report fields.
+var tierName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+const tierNameRule = "use lower-case letters, digits, - and _ (at most 64)"
+
+// Names are the tier names in rule order, the default last.
+func (rs *Rules) Names() []string {
+	names := make([]string, 0, len(rs.tiers)+1)
+	for _, t := range rs.tiers {
+		names = append(names, t.Name)
+	}
+	return append(names, rs.def.Name)
+}
+
+// Tier returns the tier named name (its description empty when the rules
+// have no such tier, e.g. after a rule file changed).
+func (rs *Rules) Tier(name string) Tier {
+	for _, t := range rs.tiers {
+		if t.Name == name {
+			return t.Tier
+		}
+	}
+	if rs.def.Name == name {
+		return rs.def
+	}
+	return Tier{Name: name}
+}
+
 // Default returns the rules shipped with the service (default.yaml).
 func Default() (*Rules, error) { return Load(bytes.NewReader(defaultRules), "default.yaml") }
 
@@ -141,10 +170,16 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		return nil, err
 	}
 	rs := &Rules{def: f.Default}
+	if !tierName.MatchString(f.Default.Name) {
+		return fail("default tier name %q: %s", f.Default.Name, tierNameRule)
+	}
 	seen := map[string]bool{f.Default.Name: true}
 	for i, t := range f.Tiers {
 		if t.Name == "" {
 			return fail("tier %d has no name", i+1)
+		}
+		if !tierName.MatchString(t.Name) {
+			return fail("tier name %q: %s", t.Name, tierNameRule)
 		}
 		if seen[t.Name] {
 			return fail("tier %q is defined twice", t.Name)

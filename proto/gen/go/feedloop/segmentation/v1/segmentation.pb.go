@@ -139,6 +139,59 @@ func (ValueLevel) EnumDescriptor() ([]byte, []int) {
 	return file_feedloop_segmentation_v1_segmentation_proto_rawDescGZIP(), []int{1}
 }
 
+// CustomerOrder is the order ListCustomers returns customers in.
+type CustomerOrder int32
+
+const (
+	// The same as CUSTOMER_ORDER_CHURN_RISK.
+	CustomerOrder_CUSTOMER_ORDER_UNSPECIFIED CustomerOrder = 0
+	// Highest churn risk first.
+	CustomerOrder_CUSTOMER_ORDER_CHURN_RISK CustomerOrder = 1
+	// Highest monetary value (spend in the tenant's currency) first.
+	CustomerOrder_CUSTOMER_ORDER_VALUE CustomerOrder = 2
+)
+
+// Enum value maps for CustomerOrder.
+var (
+	CustomerOrder_name = map[int32]string{
+		0: "CUSTOMER_ORDER_UNSPECIFIED",
+		1: "CUSTOMER_ORDER_CHURN_RISK",
+		2: "CUSTOMER_ORDER_VALUE",
+	}
+	CustomerOrder_value = map[string]int32{
+		"CUSTOMER_ORDER_UNSPECIFIED": 0,
+		"CUSTOMER_ORDER_CHURN_RISK":  1,
+		"CUSTOMER_ORDER_VALUE":       2,
+	}
+)
+
+func (x CustomerOrder) Enum() *CustomerOrder {
+	p := new(CustomerOrder)
+	*p = x
+	return p
+}
+
+func (x CustomerOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CustomerOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_feedloop_segmentation_v1_segmentation_proto_enumTypes[2].Descriptor()
+}
+
+func (CustomerOrder) Type() protoreflect.EnumType {
+	return &file_feedloop_segmentation_v1_segmentation_proto_enumTypes[2]
+}
+
+func (x CustomerOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CustomerOrder.Descriptor instead.
+func (CustomerOrder) EnumDescriptor() ([]byte, []int) {
+	return file_feedloop_segmentation_v1_segmentation_proto_rawDescGZIP(), []int{2}
+}
+
 // Rfm holds recency, frequency and monetary scores, each 1 (worst) to 5 (best).
 type Rfm struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -655,8 +708,10 @@ type ListCustomersRequest struct {
 	MinChurnRisk float64 `protobuf:"fixed64,2,opt,name=min_churn_risk,json=minChurnRisk,proto3" json:"min_churn_risk,omitempty"`
 	// At most this many customers (default 50, at most 1000).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From a previous response's next_page_token.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// From a previous response's next_page_token, with the same filters and
+	// order.
+	PageToken     string        `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy       CustomerOrder `protobuf:"varint,5,opt,name=order_by,json=orderBy,proto3,enum=feedloop.segmentation.v1.CustomerOrder" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -719,9 +774,19 @@ func (x *ListCustomersRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListCustomersRequest) GetOrderBy() CustomerOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return CustomerOrder_CUSTOMER_ORDER_UNSPECIFIED
+}
+
 type ListCustomersResponse struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Customers []*CustomerProfile     `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customers in the requested order. With both a tier and a minimum churn
+	// risk ordered by value, a page may hold fewer than page_size customers
+	// while more follow: only an empty next_page_token ends the list.
+	Customers []*CustomerProfile `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -810,16 +875,21 @@ func (*GetTierReportRequest) Descriptor() ([]byte, []int) {
 
 // TierSummary describes the customers in one tier.
 type TierSummary struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	Tier             string                 `protobuf:"bytes,1,opt,name=tier,proto3" json:"tier,omitempty"`
-	Customers        int64                  `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
-	MeanSatisfaction float64                `protobuf:"fixed64,3,opt,name=mean_satisfaction,json=meanSatisfaction,proto3" json:"mean_satisfaction,omitempty"`
-	Promoters        int64                  `protobuf:"varint,4,opt,name=promoters,proto3" json:"promoters,omitempty"`
-	Passives         int64                  `protobuf:"varint,5,opt,name=passives,proto3" json:"passives,omitempty"`
-	Detractors       int64                  `protobuf:"varint,6,opt,name=detractors,proto3" json:"detractors,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Tier      string                 `protobuf:"bytes,1,opt,name=tier,proto3" json:"tier,omitempty"`
+	Customers int64                  `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
+	// Mean decayed satisfaction of the tier's customers who gave feedback.
+	MeanSatisfaction float64 `protobuf:"fixed64,3,opt,name=mean_satisfaction,json=meanSatisfaction,proto3" json:"mean_satisfaction,omitempty"`
+	Promoters        int64   `protobuf:"varint,4,opt,name=promoters,proto3" json:"promoters,omitempty"`
+	Passives         int64   `protobuf:"varint,5,opt,name=passives,proto3" json:"passives,omitempty"`
+	Detractors       int64   `protobuf:"varint,6,opt,name=detractors,proto3" json:"detractors,omitempty"`
 	// NPS over the tier's customers' latest answers, -100 to 100.
 	Nps           *float64 `protobuf:"fixed64,7,opt,name=nps,proto3,oneof" json:"nps,omitempty"`
 	MeanChurnRisk float64  `protobuf:"fixed64,8,opt,name=mean_churn_risk,json=meanChurnRisk,proto3" json:"mean_churn_risk,omitempty"`
+	// The tier's customers by value level.
+	HighValue     int64 `protobuf:"varint,9,opt,name=high_value,json=highValue,proto3" json:"high_value,omitempty"`
+	MediumValue   int64 `protobuf:"varint,10,opt,name=medium_value,json=mediumValue,proto3" json:"medium_value,omitempty"`
+	LowValue      int64 `protobuf:"varint,11,opt,name=low_value,json=lowValue,proto3" json:"low_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -910,9 +980,33 @@ func (x *TierSummary) GetMeanChurnRisk() float64 {
 	return 0
 }
 
+func (x *TierSummary) GetHighValue() int64 {
+	if x != nil {
+		return x.HighValue
+	}
+	return 0
+}
+
+func (x *TierSummary) GetMediumValue() int64 {
+	if x != nil {
+		return x.MediumValue
+	}
+	return 0
+}
+
+func (x *TierSummary) GetLowValue() int64 {
+	if x != nil {
+		return x.LowValue
+	}
+	return 0
+}
+
 type GetTierReportResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tiers         []*TierSummary         `protobuf:"bytes,1,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per tier that has customers, in the rule file's order (the
+	// default tier last).
+	Tiers         []*TierSummary `protobuf:"bytes,1,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	Customers     int64          `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -952,6 +1046,13 @@ func (x *GetTierReportResponse) GetTiers() []*TierSummary {
 		return x.Tiers
 	}
 	return nil
+}
+
+func (x *GetTierReportResponse) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
 }
 
 type EraseCustomerRequest struct {
@@ -1097,18 +1198,19 @@ const file_feedloop_segmentation_v1_segmentation_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"Z\n" +
 	"\x13GetCustomerResponse\x12C\n" +
-	"\aprofile\x18\x01 \x01(\v2).feedloop.segmentation.v1.CustomerProfileR\aprofile\"\xba\x01\n" +
+	"\aprofile\x18\x01 \x01(\v2).feedloop.segmentation.v1.CustomerProfileR\aprofile\"\x92\x02\n" +
 	"\x14ListCustomersRequest\x12\x1b\n" +
 	"\x04tier\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04tier\x12=\n" +
 	"\x0emin_churn_risk\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00R\fminChurnRisk\x12'\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12L\n" +
+	"\border_by\x18\x05 \x01(\x0e2'.feedloop.segmentation.v1.CustomerOrderB\b\xbaH\x05\x82\x01\x02\x10\x01R\aorderBy\"\x88\x01\n" +
 	"\x15ListCustomersResponse\x12G\n" +
 	"\tcustomers\x18\x01 \x03(\v2).feedloop.segmentation.v1.CustomerProfileR\tcustomers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x16\n" +
-	"\x14GetTierReportRequest\"\x8d\x02\n" +
+	"\x14GetTierReportRequest\"\xec\x02\n" +
 	"\vTierSummary\x12\x12\n" +
 	"\x04tier\x18\x01 \x01(\tR\x04tier\x12\x1c\n" +
 	"\tcustomers\x18\x02 \x01(\x03R\tcustomers\x12+\n" +
@@ -1119,10 +1221,16 @@ const file_feedloop_segmentation_v1_segmentation_proto_rawDesc = "" +
 	"detractors\x18\x06 \x01(\x03R\n" +
 	"detractors\x12\x15\n" +
 	"\x03nps\x18\a \x01(\x01H\x00R\x03nps\x88\x01\x01\x12&\n" +
-	"\x0fmean_churn_risk\x18\b \x01(\x01R\rmeanChurnRiskB\x06\n" +
-	"\x04_nps\"T\n" +
+	"\x0fmean_churn_risk\x18\b \x01(\x01R\rmeanChurnRisk\x12\x1d\n" +
+	"\n" +
+	"high_value\x18\t \x01(\x03R\thighValue\x12!\n" +
+	"\fmedium_value\x18\n" +
+	" \x01(\x03R\vmediumValue\x12\x1b\n" +
+	"\tlow_value\x18\v \x01(\x03R\blowValueB\x06\n" +
+	"\x04_nps\"r\n" +
 	"\x15GetTierReportResponse\x12;\n" +
-	"\x05tiers\x18\x01 \x03(\v2%.feedloop.segmentation.v1.TierSummaryR\x05tiers\"g\n" +
+	"\x05tiers\x18\x01 \x03(\v2%.feedloop.segmentation.v1.TierSummaryR\x05tiers\x12\x1c\n" +
+	"\tcustomers\x18\x02 \x01(\x03R\tcustomers\"g\n" +
 	"\x14EraseCustomerRequest\x12O\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB.\xbaH+r)2'^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,127}$R\n" +
 	"customerId\"/\n" +
@@ -1140,7 +1248,11 @@ const file_feedloop_segmentation_v1_segmentation_proto_rawDesc = "" +
 	"\x17VALUE_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fVALUE_LEVEL_LOW\x10\x01\x12\x16\n" +
 	"\x12VALUE_LEVEL_MEDIUM\x10\x02\x12\x14\n" +
-	"\x10VALUE_LEVEL_HIGH\x10\x032\xd7\x03\n" +
+	"\x10VALUE_LEVEL_HIGH\x10\x03*h\n" +
+	"\rCustomerOrder\x12\x1e\n" +
+	"\x1aCUSTOMER_ORDER_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19CUSTOMER_ORDER_CHURN_RISK\x10\x01\x12\x18\n" +
+	"\x14CUSTOMER_ORDER_VALUE\x10\x022\xd7\x03\n" +
 	"\x13SegmentationService\x12j\n" +
 	"\vGetCustomer\x12,.feedloop.segmentation.v1.GetCustomerRequest\x1a-.feedloop.segmentation.v1.GetCustomerResponse\x12p\n" +
 	"\rListCustomers\x12..feedloop.segmentation.v1.ListCustomersRequest\x1a/.feedloop.segmentation.v1.ListCustomersResponse\x12p\n" +
@@ -1159,59 +1271,61 @@ func file_feedloop_segmentation_v1_segmentation_proto_rawDescGZIP() []byte {
 	return file_feedloop_segmentation_v1_segmentation_proto_rawDescData
 }
 
-var file_feedloop_segmentation_v1_segmentation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_feedloop_segmentation_v1_segmentation_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_feedloop_segmentation_v1_segmentation_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_feedloop_segmentation_v1_segmentation_proto_goTypes = []any{
 	(LifecycleStage)(0),           // 0: feedloop.segmentation.v1.LifecycleStage
 	(ValueLevel)(0),               // 1: feedloop.segmentation.v1.ValueLevel
-	(*Rfm)(nil),                   // 2: feedloop.segmentation.v1.Rfm
-	(*Reason)(nil),                // 3: feedloop.segmentation.v1.Reason
-	(*ChurnRisk)(nil),             // 4: feedloop.segmentation.v1.ChurnRisk
-	(*CustomerProfile)(nil),       // 5: feedloop.segmentation.v1.CustomerProfile
-	(*GetCustomerRequest)(nil),    // 6: feedloop.segmentation.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),   // 7: feedloop.segmentation.v1.GetCustomerResponse
-	(*ListCustomersRequest)(nil),  // 8: feedloop.segmentation.v1.ListCustomersRequest
-	(*ListCustomersResponse)(nil), // 9: feedloop.segmentation.v1.ListCustomersResponse
-	(*GetTierReportRequest)(nil),  // 10: feedloop.segmentation.v1.GetTierReportRequest
-	(*TierSummary)(nil),           // 11: feedloop.segmentation.v1.TierSummary
-	(*GetTierReportResponse)(nil), // 12: feedloop.segmentation.v1.GetTierReportResponse
-	(*EraseCustomerRequest)(nil),  // 13: feedloop.segmentation.v1.EraseCustomerRequest
-	(*EraseCustomerResponse)(nil), // 14: feedloop.segmentation.v1.EraseCustomerResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*v1.Money)(nil),              // 16: feedloop.intake.v1.Money
-	(v11.NpsClass)(0),             // 17: feedloop.scoring.v1.NpsClass
+	(CustomerOrder)(0),            // 2: feedloop.segmentation.v1.CustomerOrder
+	(*Rfm)(nil),                   // 3: feedloop.segmentation.v1.Rfm
+	(*Reason)(nil),                // 4: feedloop.segmentation.v1.Reason
+	(*ChurnRisk)(nil),             // 5: feedloop.segmentation.v1.ChurnRisk
+	(*CustomerProfile)(nil),       // 6: feedloop.segmentation.v1.CustomerProfile
+	(*GetCustomerRequest)(nil),    // 7: feedloop.segmentation.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),   // 8: feedloop.segmentation.v1.GetCustomerResponse
+	(*ListCustomersRequest)(nil),  // 9: feedloop.segmentation.v1.ListCustomersRequest
+	(*ListCustomersResponse)(nil), // 10: feedloop.segmentation.v1.ListCustomersResponse
+	(*GetTierReportRequest)(nil),  // 11: feedloop.segmentation.v1.GetTierReportRequest
+	(*TierSummary)(nil),           // 12: feedloop.segmentation.v1.TierSummary
+	(*GetTierReportResponse)(nil), // 13: feedloop.segmentation.v1.GetTierReportResponse
+	(*EraseCustomerRequest)(nil),  // 14: feedloop.segmentation.v1.EraseCustomerRequest
+	(*EraseCustomerResponse)(nil), // 15: feedloop.segmentation.v1.EraseCustomerResponse
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*v1.Money)(nil),              // 17: feedloop.intake.v1.Money
+	(v11.NpsClass)(0),             // 18: feedloop.scoring.v1.NpsClass
 }
 var file_feedloop_segmentation_v1_segmentation_proto_depIdxs = []int32{
-	3,  // 0: feedloop.segmentation.v1.ChurnRisk.reasons:type_name -> feedloop.segmentation.v1.Reason
-	15, // 1: feedloop.segmentation.v1.CustomerProfile.first_seen:type_name -> google.protobuf.Timestamp
-	15, // 2: feedloop.segmentation.v1.CustomerProfile.last_seen:type_name -> google.protobuf.Timestamp
-	15, // 3: feedloop.segmentation.v1.CustomerProfile.last_purchase_at:type_name -> google.protobuf.Timestamp
-	16, // 4: feedloop.segmentation.v1.CustomerProfile.monetary:type_name -> feedloop.intake.v1.Money
-	16, // 5: feedloop.segmentation.v1.CustomerProfile.other_monetary:type_name -> feedloop.intake.v1.Money
-	2,  // 6: feedloop.segmentation.v1.CustomerProfile.rfm:type_name -> feedloop.segmentation.v1.Rfm
-	17, // 7: feedloop.segmentation.v1.CustomerProfile.latest_nps_class:type_name -> feedloop.scoring.v1.NpsClass
-	4,  // 8: feedloop.segmentation.v1.CustomerProfile.churn_risk:type_name -> feedloop.segmentation.v1.ChurnRisk
+	4,  // 0: feedloop.segmentation.v1.ChurnRisk.reasons:type_name -> feedloop.segmentation.v1.Reason
+	16, // 1: feedloop.segmentation.v1.CustomerProfile.first_seen:type_name -> google.protobuf.Timestamp
+	16, // 2: feedloop.segmentation.v1.CustomerProfile.last_seen:type_name -> google.protobuf.Timestamp
+	16, // 3: feedloop.segmentation.v1.CustomerProfile.last_purchase_at:type_name -> google.protobuf.Timestamp
+	17, // 4: feedloop.segmentation.v1.CustomerProfile.monetary:type_name -> feedloop.intake.v1.Money
+	17, // 5: feedloop.segmentation.v1.CustomerProfile.other_monetary:type_name -> feedloop.intake.v1.Money
+	3,  // 6: feedloop.segmentation.v1.CustomerProfile.rfm:type_name -> feedloop.segmentation.v1.Rfm
+	18, // 7: feedloop.segmentation.v1.CustomerProfile.latest_nps_class:type_name -> feedloop.scoring.v1.NpsClass
+	5,  // 8: feedloop.segmentation.v1.CustomerProfile.churn_risk:type_name -> feedloop.segmentation.v1.ChurnRisk
 	0,  // 9: feedloop.segmentation.v1.CustomerProfile.lifecycle:type_name -> feedloop.segmentation.v1.LifecycleStage
-	3,  // 10: feedloop.segmentation.v1.CustomerProfile.tier_reasons:type_name -> feedloop.segmentation.v1.Reason
-	15, // 11: feedloop.segmentation.v1.CustomerProfile.tier_since:type_name -> google.protobuf.Timestamp
+	4,  // 10: feedloop.segmentation.v1.CustomerProfile.tier_reasons:type_name -> feedloop.segmentation.v1.Reason
+	16, // 11: feedloop.segmentation.v1.CustomerProfile.tier_since:type_name -> google.protobuf.Timestamp
 	1,  // 12: feedloop.segmentation.v1.CustomerProfile.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
-	15, // 13: feedloop.segmentation.v1.CustomerProfile.updated_at:type_name -> google.protobuf.Timestamp
-	5,  // 14: feedloop.segmentation.v1.GetCustomerResponse.profile:type_name -> feedloop.segmentation.v1.CustomerProfile
-	5,  // 15: feedloop.segmentation.v1.ListCustomersResponse.customers:type_name -> feedloop.segmentation.v1.CustomerProfile
-	11, // 16: feedloop.segmentation.v1.GetTierReportResponse.tiers:type_name -> feedloop.segmentation.v1.TierSummary
-	6,  // 17: feedloop.segmentation.v1.SegmentationService.GetCustomer:input_type -> feedloop.segmentation.v1.GetCustomerRequest
-	8,  // 18: feedloop.segmentation.v1.SegmentationService.ListCustomers:input_type -> feedloop.segmentation.v1.ListCustomersRequest
-	10, // 19: feedloop.segmentation.v1.SegmentationService.GetTierReport:input_type -> feedloop.segmentation.v1.GetTierReportRequest
-	13, // 20: feedloop.segmentation.v1.SegmentationService.EraseCustomer:input_type -> feedloop.segmentation.v1.EraseCustomerRequest
-	7,  // 21: feedloop.segmentation.v1.SegmentationService.GetCustomer:output_type -> feedloop.segmentation.v1.GetCustomerResponse
-	9,  // 22: feedloop.segmentation.v1.SegmentationService.ListCustomers:output_type -> feedloop.segmentation.v1.ListCustomersResponse
-	12, // 23: feedloop.segmentation.v1.SegmentationService.GetTierReport:output_type -> feedloop.segmentation.v1.GetTierReportResponse
-	14, // 24: feedloop.segmentation.v1.SegmentationService.EraseCustomer:output_type -> feedloop.segmentation.v1.EraseCustomerResponse
-	21, // [21:25] is the sub-list for method output_type
-	17, // [17:21] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 13: feedloop.segmentation.v1.CustomerProfile.updated_at:type_name -> google.protobuf.Timestamp
+	6,  // 14: feedloop.segmentation.v1.GetCustomerResponse.profile:type_name -> feedloop.segmentation.v1.CustomerProfile
+	2,  // 15: feedloop.segmentation.v1.ListCustomersRequest.order_by:type_name -> feedloop.segmentation.v1.CustomerOrder
+	6,  // 16: feedloop.segmentation.v1.ListCustomersResponse.customers:type_name -> feedloop.segmentation.v1.CustomerProfile
+	12, // 17: feedloop.segmentation.v1.GetTierReportResponse.tiers:type_name -> feedloop.segmentation.v1.TierSummary
+	7,  // 18: feedloop.segmentation.v1.SegmentationService.GetCustomer:input_type -> feedloop.segmentation.v1.GetCustomerRequest
+	9,  // 19: feedloop.segmentation.v1.SegmentationService.ListCustomers:input_type -> feedloop.segmentation.v1.ListCustomersRequest
+	11, // 20: feedloop.segmentation.v1.SegmentationService.GetTierReport:input_type -> feedloop.segmentation.v1.GetTierReportRequest
+	14, // 21: feedloop.segmentation.v1.SegmentationService.EraseCustomer:input_type -> feedloop.segmentation.v1.EraseCustomerRequest
+	8,  // 22: feedloop.segmentation.v1.SegmentationService.GetCustomer:output_type -> feedloop.segmentation.v1.GetCustomerResponse
+	10, // 23: feedloop.segmentation.v1.SegmentationService.ListCustomers:output_type -> feedloop.segmentation.v1.ListCustomersResponse
+	13, // 24: feedloop.segmentation.v1.SegmentationService.GetTierReport:output_type -> feedloop.segmentation.v1.GetTierReportResponse
+	15, // 25: feedloop.segmentation.v1.SegmentationService.EraseCustomer:output_type -> feedloop.segmentation.v1.EraseCustomerResponse
+	22, // [22:26] is the sub-list for method output_type
+	18, // [18:22] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_segmentation_v1_segmentation_proto_init() }
@@ -1225,7 +1339,7 @@ func file_feedloop_segmentation_v1_segmentation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_feedloop_segmentation_v1_segmentation_proto_rawDesc), len(file_feedloop_segmentation_v1_segmentation_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -1,0 +1,315 @@
+// Package pipeline is segmentation's consumer and sweep. The consumer
+// applies scored feedback and activity to each customer's profile,
+// re-evaluates the tier, and publishes CustomerEvaluated (and TierChanged
+// when the tier changed), a micro-batch at a time. The sweep re-evaluates
+// customers whom time alone moves (see sweep.go).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
+
+	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
+	"github.com/feedloop/feedloop/services/segmentation/internal/segment"
+	"github.com/feedloop/feedloop/services/segmentation/internal/store"
+)
+
+// The durable consumers the pipeline reads from.
+var (
+	ScoredConsumer = bus.ConsumerSpec{
+		Stream:         bus.ScoredStream,
+		Durable:        "segmentation",
+		FilterSubjects: []string{bus.FeedbackScored + ".>"},
+	}
+	ActivityConsumer = bus.ConsumerSpec{
+		Stream:         bus.FeedbackStream,
+		Durable:        "segmentation-activity",
+		FilterSubjects: []string{bus.ActivityReceived + ".>"},
+	}
+)
+
+// Pipeline evaluates customers as their events arrive.
+type Pipeline struct {
+	eval  *segment.Evaluator
+	store *store.Store
+	pub   *bus.Publisher
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New returns a pipeline; now is the clock evaluations use.
+func New(eval *segment.Evaluator, st *store.Store, pub *bus.Publisher, now func() time.Time, log *slog.Logger) *Pipeline {
+	return &Pipeline{eval: eval, store: st, pub: pub, now: now, log: log}
+}
+
+// event is one message on its way through a batch.
+type event struct {
+	msg      *bus.Message
+	tenant   string
+	customer string
+	domain   profile.Event
+	// cause is the input as CustomerEvaluated carries it.
+	cause func(*eventsv1.CustomerEvaluated)
+	outs  []bus.Outgoing
+	err   error
+}
+
+// maxRounds bounds how often a batch reloads customers that another writer
+// changed meanwhile; after that their events are retried later.
+const maxRounds = 5
+
+var errContended = errors.New("customer changed by another writer during every attempt")
+
+// Handle is the bus.Handler for both consumers.
+func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
+	events := make([]event, len(msgs))
+	pending := map[string]map[string][]*event{} // tenant → customer → events in order
+	for i, m := range msgs {
+		e := &events[i]
+		e.msg = m
+		if e.err = decode(m, e); e.err != nil {
+			continue
+		}
+		if pending[e.tenant] == nil {
+			pending[e.tenant] = map[string][]*event{}
+		}
+		pending[e.tenant][e.customer] = append(pending[e.tenant][e.customer], e)
+	}
+	for round := 0; round < maxRounds && len(pending) > 0; round++ {
+		for tenant, customers := range pending {
+			if err := p.apply(ctx, tenant, customers); err != nil {
+				for _, evs := range customers {
+					for _, e := range evs {
+						e.err = err
+					}
+				}
+				delete(pending, tenant)
+			}
+			if len(customers) == 0 {
+				delete(pending, tenant)
+			}
+		}
+	}
+	for _, customers := range pending {
+		for _, evs := range customers {
+			for _, e := range evs {
+				e.err = errContended
+			}
+		}
+	}
+
+	var outs []bus.Outgoing
+	var owners []*event
+	for i := range events {
+		for _, o := range events[i].outs {
+			outs = append(outs, o)
+			owners = append(owners, &events[i])
+		}
+	}
+	_, perrs := p.pub.PublishAll(ctx, outs)
+	for j, err := range perrs {
+		if err != nil && owners[j].err == nil {
+			owners[j].err = err
+		}
+	}
+	errs := make([]error, len(events))
+	for i := range events {
+		errs[i] = events[i].err
+	}
+	return errs
+}
+
+// apply loads one tenant's customers, applies their events, and commits;
+// customers committed are removed from customers, those another writer
+// changed meanwhile stay for the next round.
+func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[string][]*event) error {
+	ids := make([]string, 0, len(customers))
+	eventIDs := make([][]string, 0, len(customers))
+	for id, evs := range customers {
+		ids = append(ids, id)
+		names := make([]string, len(evs))
+		for j, e := range evs {
+			names[j] = e.domain.ID
+		}
+		eventIDs = append(eventIDs, names)
+	}
+	loaded, err := p.store.Load(ctx, tenant, ids, eventIDs)
+	if err != nil {
+		if errors.Is(err, store.ErrCorrupt) {
+			return bus.Permanent(err)
+		}
+		return err
+	}
+	now := p.now()
+	writes := make([]store.Write, 0, len(ids))
+	written := make([]string, 0, len(ids))
+	for i, id := range ids {
+		w, changed := p.evaluate(tenant, id, &loaded[i], customers[id], now)
+		if !changed {
+			delete(customers, id) // nothing to write: duplicates or erased
+			continue
+		}
+		writes = append(writes, w)
+		written = append(written, id)
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	done, err := p.store.Commit(ctx, tenant, writes)
+	if err != nil {
+		return err
+	}
+	for i, id := range written {
+		if done[i] {
+			delete(customers, id)
+		} else {
+			for _, e := range customers[id] {
+				e.outs = nil
+			}
+		}
+	}
+	return nil
+}
+
+// evaluate applies a customer's new events in order, each followed by an
+// evaluation, and sets each event's messages. It returns the write, and
+// false when there is nothing to write.
+func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, now time.Time) (store.Write, bool) {
+	r := l.Record
+	w := store.Write{Customer: id, Loaded: l, Now: now}
+	applied := map[string]bool{}
+	for _, e := range evs {
+		e.outs = nil
+		switch {
+		case l.Seen[e.domain.ID] || applied[e.domain.ID]:
+			// Applied before: publish again what it produced (the stream
+			// drops copies within its duplicate window).
+			stored := l.Record
+			if applied[e.domain.ID] {
+				stored = r
+			}
+			prev := stored.Tier
+			if stored.LastChange.EventID == e.domain.ID {
+				prev = stored.LastChange.Old
+				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &stored))
+			}
+			e.outs = append(e.outs, p.evaluated(tenant, id, e, &stored, p.eval.At(tenant, &stored), prev))
+		case !l.ErasedAt.IsZero() && !e.domain.At.After(l.ErasedAt):
+			// From before the customer was erased: it is not theirs to keep.
+		default:
+			if r.Unpublished { // a sweep's change whose publication was not confirmed
+				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &r))
+				r.Unpublished = false
+			}
+			r.State.Apply(e.domain)
+			prev := r.Tier
+			var ev segment.Evaluation
+			var changed bool
+			r, ev, changed = p.eval.Reevaluate(tenant, r, now, e.domain.ID)
+			if changed {
+				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &r))
+			}
+			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, ev, prev))
+			applied[e.domain.ID] = true
+			w.Events = append(w.Events, e.domain.ID)
+		}
+	}
+	if len(w.Events) == 0 {
+		return w, false
+	}
+	w.New = &r
+	return w, true
+}
+
+func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev segment.Evaluation, prev string) bus.Outgoing {
+	msg := &eventsv1.CustomerEvaluated{TenantId: tenant, Profile: segment.Proto(id, r, ev), PreviousTier: prev}
+	e.cause(msg)
+	return bus.Outgoing{
+		Subject: bus.Subject(bus.CustomerEvaluated, tenant),
+		ID:      tenant + "/" + e.domain.ID,
+		Msg:     msg,
+		Ctx:     e.msg.Ctx,
+	}
+}
+
+// tierChanged announces r's last change.
+func tierChanged(tenant, id string, eval *segment.Evaluator, r *segment.Record) bus.Outgoing {
+	c := r.LastChange
+	return bus.Outgoing{
+		Subject: bus.Subject(bus.TierChanged, tenant),
+		ID:      tenant + "/" + c.EventID + "/" + id + "/tier_changed",
+		Msg: &eventsv1.TierChanged{
+			TenantId:   tenant,
+			CustomerId: id,
+			EventId:    c.EventID,
+			OldTier:    c.Old,
+			NewTier:    c.New,
+			Reasons:    segment.TierReasons(eval.Rules().Tier(c.New)),
+			ChangedAt:  timestamppb.New(c.At),
+		},
+	}
+}
+
+// decode reads a FeedbackScored or ActivityReceived into e. What cannot be
+// applied is a Permanent error (dead letter).
+func decode(m *bus.Message, e *event) error {
+	switch {
+	case strings.HasPrefix(m.Subject, bus.FeedbackScored+"."):
+		in := new(eventsv1.FeedbackScored)
+		if err := bus.Decode(m, in); err != nil {
+			return err
+		}
+		f := in.GetReceived().GetFeedback()
+		e.tenant, e.customer = in.GetReceived().GetTenantId(), f.GetCustomerId()
+		e.domain = profile.Event{
+			ID: f.GetEventId(), At: f.GetOccurredAt().AsTime(), Feedback: true,
+			NPS:          segment.NPSFromProto(in.GetScores().GetNpsClass()),
+			Complaint:    f.GetComplaint() != nil,
+			Satisfaction: in.GetCustomer().GetDecayedSatisfaction(),
+			Trend:        in.GetCustomer().GetSatisfactionTrend(),
+			Rated:        in.GetCustomer().GetFeedbackCount(),
+		}
+		e.cause = func(c *eventsv1.CustomerEvaluated) { c.Cause = &eventsv1.CustomerEvaluated_Feedback{Feedback: in} }
+		return check(m.Subject, bus.FeedbackScored, e, f.GetOccurredAt().IsValid())
+	case strings.HasPrefix(m.Subject, bus.ActivityReceived+"."):
+		in := new(eventsv1.ActivityReceived)
+		if err := bus.Decode(m, in); err != nil {
+			return err
+		}
+		a := in.GetActivity()
+		e.tenant, e.customer = in.GetTenantId(), a.GetCustomerId()
+		e.domain = profile.Event{ID: a.GetEventId(), At: a.GetOccurredAt().AsTime()}
+		if pu := a.GetPurchase(); pu != nil {
+			e.domain.Purchase = &profile.Money{Amount: pu.GetAmount().GetAmountMinor(), Currency: pu.GetAmount().GetCurrency()}
+		}
+		e.cause = func(c *eventsv1.CustomerEvaluated) { c.Cause = &eventsv1.CustomerEvaluated_Activity{Activity: in} }
+		return check(m.Subject, bus.ActivityReceived, e, a.GetOccurredAt().IsValid())
+	}
+	return bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
+}
+
+// check rejects what intake and scoring never publish.
+func check(subject, prefix string, e *event, hasTime bool) error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{{"tenant_id", e.tenant != ""}, {"customer_id", e.customer != ""}, {"event_id", e.domain.ID != ""}, {"occurred_at", hasTime}} {
+		if !f.ok {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return bus.Permanent(fmt.Errorf("invalid event on %s: missing %s", subject, strings.Join(missing, ", ")))
+	}
+	return bus.CheckTenant("event", prefix, subject, e.tenant)
+}

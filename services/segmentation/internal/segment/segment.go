@@ -1,0 +1,190 @@
+// Package segment evaluates a customer: from the stored state it computes
+// the profile (RFM, churn risk, lifecycle) with the tenant's configuration,
+// the tier and value level with the rules, and decides whether the tier
+// changed. It also holds a customer's stored record and its API form. Pure:
+// no I/O.
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
+	"github.com/feedloop/feedloop/services/segmentation/internal/tiers"
+)
+
+// Record is a customer as stored: the merged state and the evaluation that
+// the indexes and the tier report hold for them.
+type Record struct {
+	State profile.State
+	// Tier is the customer's tier since TierSince; Level their value level.
+	Tier      string
+	TierSince time.Time
+	Level     string
+	// Risk is the churn risk at EvaluatedAt; Value the spend in the
+	// tenant's currency.
+	Risk        float64
+	Value       int64
+	EvaluatedAt time.Time
+	// Due is when the evaluation may next change without a new event (a
+	// recency or lifecycle boundary, or the daily refresh).
+	Due time.Time
+	// LastChange is the latest tier change. Unpublished is true while a
+	// change made without an input message to redeliver (by the sweep) is
+	// not yet known to be published: whoever writes the record next
+	// publishes it.
+	LastChange  Change
+	Unpublished bool
+}
+
+// Change is a tier change and the event that caused it (a sweep's id for
+// changes that time made).
+type Change struct {
+	EventID, Old, New string
+	At                time.Time
+}
+
+// Evaluation is everything computed about a customer at one moment.
+type Evaluation struct {
+	At      time.Time
+	Facts   profile.Facts
+	RFM     profile.RFM
+	Risk    float64
+	Reasons []profile.Reason
+	Stage   profile.Stage
+	Tier    tiers.Tier
+	Level   string
+	// Currency is the tenant's currency, in which Facts.Monetary is.
+	Currency string
+}
+
+// Evaluator evaluates customers with each tenant's configuration and the
+// tier rules.
+type Evaluator struct {
+	configs profile.Configs
+	rules   *tiers.Rules
+}
+
+// NewEvaluator returns an evaluator.
+func NewEvaluator(configs profile.Configs, rules *tiers.Rules) *Evaluator {
+	return &Evaluator{configs: configs, rules: rules}
+}
+
+// Rules are the tier rules in use.
+func (e *Evaluator) Rules() *tiers.Rules { return e.rules }
+
+// Evaluate computes the customer's profile, tier and value level at now.
+func (e *Evaluator) Evaluate(tenant string, s *profile.State, now time.Time) Evaluation {
+	cfg := e.configs.For(tenant)
+	f := s.Facts(now, cfg.Currency)
+	ev := Evaluation{At: now, Facts: f, RFM: cfg.ScoreRFM(f, now), Stage: cfg.Lifecycle(f, now), Currency: cfg.Currency}
+	ev.Risk, ev.Reasons = cfg.Churn(f, now)
+	vars := tiers.Vars{
+		Recency: int64(ev.RFM.Recency), Frequency: int64(ev.RFM.Frequency), Monetary: int64(ev.RFM.Monetary),
+		ChurnRisk:       ev.Risk,
+		Lifecycle:       ev.Stage.String(),
+		LatestNPS:       s.LatestNPS.String(),
+		Satisfaction:    f.Satisfaction,
+		Trend:           f.Trend,
+		HasSatisfaction: f.HasSatisfaction,
+		Purchases:       f.Purchases, Purchases90d: f.Purchases90d, Purchases365d: f.Purchases365d,
+		Feedback:      s.Feedback,
+		Detractors30d: f.Detractors30d, Detractors90d: f.Detractors90d,
+		Complaints30d: f.Complaints30d, Complaints90d: f.Complaints90d,
+		DaysSinceLastSeen: now.Sub(f.LastSeen).Hours() / 24,
+	}
+	ev.Tier, ev.Level = e.rules.Evaluate(&vars)
+	return ev
+}
+
+// Reevaluate evaluates r at now on behalf of the event with id cause and
+// returns the record holding the new evaluation, the evaluation, and
+// whether the tier changed (the new record's LastChange then says how).
+func (e *Evaluator) Reevaluate(tenant string, r Record, now time.Time, cause string) (Record, Evaluation, bool) {
+	ev := e.Evaluate(tenant, &r.State, now)
+	changed := ev.Tier.Name != r.Tier
+	if changed {
+		r.LastChange = Change{EventID: cause, Old: r.Tier, New: ev.Tier.Name, At: now}
+		r.Tier, r.TierSince = ev.Tier.Name, now
+	}
+	r.Level, r.Risk, r.Value, r.EvaluatedAt = ev.Level, ev.Risk, ev.Facts.Monetary, now
+	r.Due = e.NextDue(tenant, &r, now)
+	return r, ev, changed
+}
+
+// At evaluates the stored record as it was evaluated (at EvaluatedAt), so
+// what a reader sees matches the indexes and what was published.
+func (e *Evaluator) At(tenant string, r *Record) Evaluation {
+	return e.Evaluate(tenant, &r.State, r.EvaluatedAt)
+}
+
+// MarshalBinary encodes r.
+func (r *Record) MarshalBinary() ([]byte, error) {
+	b := r.State.AppendBinary(make([]byte, 0, 128))
+	for _, s := range []string{r.Tier, r.Level, r.LastChange.EventID, r.LastChange.Old, r.LastChange.New} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	for _, t := range []time.Time{r.TierSince, r.EvaluatedAt, r.Due, r.LastChange.At} {
+		ms := int64(0) // the zero time
+		if !t.IsZero() {
+			ms = t.UnixMilli()
+		}
+		b = binary.AppendVarint(b, ms)
+	}
+	b = binary.AppendVarint(b, r.Value)
+	if r.Unpublished {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Risk)), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (r *Record) UnmarshalBinary(b []byte) error {
+	s, rest, err := profile.DecodeState(b)
+	if err != nil {
+		return err
+	}
+	*r = Record{State: s}
+	for _, f := range []*string{&r.Tier, &r.Level, &r.LastChange.EventID, &r.LastChange.Old, &r.LastChange.New} {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < n {
+			return fmt.Errorf("corrupt customer record: truncated")
+		}
+		*f, rest = string(rest[k:k+int(n)]), rest[k+int(n):]
+	}
+	for _, t := range []*time.Time{&r.TierSince, &r.EvaluatedAt, &r.Due, &r.LastChange.At} {
+		ms, k := binary.Varint(rest)
+		if k <= 0 {
+			return fmt.Errorf("corrupt customer record: truncated")
+		}
+		if ms != 0 {
+			*t = time.UnixMilli(ms).UTC()
+		}
+		rest = rest[k:]
+	}
+	value, k := binary.Varint(rest)
+	if k <= 0 {
+		return fmt.Errorf("corrupt customer record: truncated")
+	}
+	r.Value, rest = value, rest[k:]
+	if len(rest) != 9 || rest[0] > 1 {
+		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(rest))
+	}
+	r.Unpublished, rest = rest[0] == 1, rest[1:]
+	if len(rest) != 8 {
+		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(rest))
+	}
+	r.Risk = math.Float64frombits(binary.LittleEndian.Uint64(rest))
+	return nil
+}
+
+// NextDue is when r, evaluated at now, is next due for evaluation.
+func (e *Evaluator) NextDue(tenant string, r *Record, now time.Time) time.Time {
+	cfg := e.configs.For(tenant)
+	return cfg.NextChange(r.State.Facts(now, cfg.Currency), now)
+}

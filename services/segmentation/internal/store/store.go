@@ -1,0 +1,338 @@
+// Package store keeps segmentation's state in Redis: one record per
+// customer, the event ids applied to it, the sorted-set indexes that list
+// customers by tier, churn risk, value and due time, the tier report's
+// counters, and the tombstones of erased customers.
+//
+// Writers read customers, compute in Go, and commit with commit.lua, which
+// applies a customer's writes only when its version is still the one read
+// (optimistic concurrency): the record, the event-id guards, the index
+// entries and the report counters change together or not at all.
+//
+// Keys (all of a tenant's keys share the hash tag {<tenant>}, so one script
+// can update a customer and the tenant's indexes on Redis Cluster):
+//
+//	fl:{<t>}:seg:c:<id>                 hash: v (version), r (record)
+//	fl:{<t>}:seg:c:<id>:ev              sorted set: applied event ids by time applied, kept GuardTTL
+//	fl:{<t>}:seg:risk, …:value          sorted sets: every customer by churn risk, by value
+//	fl:{<t>}:seg:tier:<tier>:risk, …:value  the same per tier
+//	fl:{<t>}:seg:due                    sorted set: customers by when to evaluate them again
+//	fl:{<t>}:seg:report                 hash: per-tier counters (reportFields)
+//	fl:{<t>}:seg:erased                 hash: SHA-256 of an erased customer's id → erased at (ms)
+//	fl:seg:tenants                      set: tenants with customers (for the sweep)
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/feedloop/feedloop/pkg/redisx"
+	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
+	"github.com/feedloop/feedloop/services/segmentation/internal/segment"
+)
+
+//go:embed commit.lua
+var commitSource string
+
+var commitScript = redisx.NewScript(commitSource)
+
+// TenantsKey lists the tenants that have customers.
+const TenantsKey = "fl:seg:tenants"
+
+// Store reads and writes segmentation state.
+type Store struct {
+	rdb redis.Cmdable
+	// guardTTL is how long an applied event id is remembered: longer than
+	// any redelivery can take.
+	guardTTL time.Duration
+}
+
+// New returns a store on rdb.
+func New(rdb redis.Cmdable, guardTTL time.Duration) *Store {
+	return &Store{rdb: rdb, guardTTL: guardTTL}
+}
+
+func prefix(tenant string) string          { return "fl:{" + tenant + "}:seg:" }
+func customerKey(tenant, id string) string { return prefix(tenant) + "c:" + id }
+func guardKey(tenant, id string) string    { return customerKey(tenant, id) + ":ev" }
+func tierKey(tenant, tier, by string) string {
+	return prefix(tenant) + "tier:" + tier + ":" + by
+}
+
+// Index key suffixes.
+const (
+	byRisk  = "risk"
+	byValue = "value"
+)
+
+func indexKey(tenant, by string) string { return prefix(tenant) + by }
+func dueKey(tenant string) string       { return prefix(tenant) + "due" }
+func reportKey(tenant string) string    { return prefix(tenant) + "report" }
+func erasedKey(tenant string) string    { return prefix(tenant) + "erased" }
+func sweepKey(tenant string) string     { return prefix(tenant) + "sweep" }
+
+// tombstone names an erased customer without keeping their id.
+func tombstone(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+// Loaded is a customer as read.
+type Loaded struct {
+	Found   bool
+	Record  segment.Record
+	Version int64
+	// Seen holds the event ids asked about that were applied before.
+	Seen map[string]bool
+	// ErasedAt is when the customer was last erased; zero if never. Events
+	// from before it belong to the erased customer and are skipped.
+	ErasedAt time.Time
+}
+
+// ErrCorrupt marks a customer record that cannot be decoded: retrying
+// cannot help.
+var ErrCorrupt = errors.New("corrupt customer record")
+
+// Load reads customers of tenant, and which of events[i] were applied to
+// customers[i] (events may be nil). One round trip.
+func (s *Store) Load(ctx context.Context, tenant string, customers []string, events [][]string) ([]Loaded, error) {
+	hashes := make([]*redis.SliceCmd, len(customers))
+	guards := make([]*redis.FloatSliceCmd, len(customers))
+	erased := make([]*redis.StringCmd, len(customers))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range customers {
+			hashes[i] = p.HMGet(ctx, customerKey(tenant, id), "v", "r")
+			if i < len(events) && len(events[i]) > 0 {
+				guards[i] = p.ZMScore(ctx, guardKey(tenant, id), events[i]...)
+			}
+			erased[i] = p.HGet(ctx, erasedKey(tenant), tombstone(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load customers: %w", err)
+	}
+	out := make([]Loaded, len(customers))
+	for i, id := range customers {
+		l := &out[i]
+		v := hashes[i].Val()
+		if version, ok := v[0].(string); ok {
+			if l.Version, err = strconv.ParseInt(version, 10, 64); err != nil {
+				return nil, fmt.Errorf("%w: customer %s: version %q", ErrCorrupt, id, version)
+			}
+			blob, _ := v[1].(string)
+			if err := l.Record.UnmarshalBinary([]byte(blob)); err != nil {
+				return nil, fmt.Errorf("%w: customer %s: %v", ErrCorrupt, id, err)
+			}
+			l.Found = true
+		}
+		if guards[i] != nil {
+			for j, score := range guards[i].Val() {
+				// ZMSCORE answers nil for an absent member; go-redis reads
+				// it as 0, and applied events are scored by time (> 0).
+				if score > 0 {
+					if l.Seen == nil {
+						l.Seen = map[string]bool{}
+					}
+					l.Seen[events[i][j]] = true
+				}
+			}
+		}
+		if ms, err := erased[i].Int64(); err == nil {
+			l.ErasedAt = time.UnixMilli(ms).UTC()
+		}
+	}
+	return out, nil
+}
+
+// Write is a change to one customer: a new record (New, with the ids of
+// the events it applies), or an erasure (New nil).
+type Write struct {
+	Customer string
+	// Loaded is the customer as read; the write commits only if the
+	// customer has not changed since.
+	Loaded *Loaded
+	New    *segment.Record
+	Events []string
+	// Now is when the write is made: the guards' time and the tombstone's.
+	Now time.Time
+}
+
+// Commit applies one tenant's writes in one round trip and reports, for
+// each, whether it was committed (false: the customer changed since it was
+// loaded; load it again and recompute).
+func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, error) {
+	var b scriptBuilder
+	b.keys = map[string]int{}
+	b.args = []any{len(ws)}
+	fresh := false
+	for _, w := range ws {
+		s.section(&b, tenant, w)
+		fresh = fresh || (!w.Loaded.Found && w.New != nil)
+	}
+	var cmd *redis.Cmd
+	_, err := redisx.Pipelined(ctx, s.rdb, []*redisx.Script{commitScript}, func(p redis.Pipeliner) {
+		if fresh {
+			p.SAdd(ctx, TenantsKey, tenant)
+		}
+		cmd = commitScript.Queue(ctx, p, b.keyList, b.args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit customers of %s: %w", tenant, err)
+	}
+	replies, ok := cmd.Val().([]any)
+	if !ok || len(replies) != len(ws) {
+		return nil, fmt.Errorf("commit customers of %s: unexpected reply %v", tenant, cmd.Val())
+	}
+	done := make([]bool, len(ws))
+	for i, r := range replies {
+		done[i] = r == int64(1)
+	}
+	return done, nil
+}
+
+// scriptBuilder lays out commit.lua's keys and arguments.
+type scriptBuilder struct {
+	keys    map[string]int
+	keyList []string
+	args    []any
+	ops     int
+}
+
+func (b *scriptBuilder) key(k string) int {
+	if i, ok := b.keys[k]; ok {
+		return i
+	}
+	b.keyList = append(b.keyList, k)
+	b.keys[k] = len(b.keyList)
+	return len(b.keyList)
+}
+
+func (b *scriptBuilder) op(code, key string, x, y any) {
+	b.args = append(b.args, code, b.key(key), x, y)
+	b.ops++
+}
+
+func (s *Store) section(b *scriptBuilder, tenant string, w Write) {
+	ck := customerKey(tenant, w.Customer)
+	b.args = append(b.args, b.key(ck), w.Loaded.Version, 0)
+	count := len(b.args) - 1 // the op count, filled in below
+	b.ops = 0
+	var old, cur *entry
+	if w.Loaded.Found {
+		old = entryOf(&w.Loaded.Record)
+	}
+	if w.New != nil {
+		cur = entryOf(w.New)
+		blob, _ := w.New.MarshalBinary()
+		b.op("H", ck, "v", w.Loaded.Version+1)
+		b.op("H", ck, "r", blob)
+		if len(w.Events) > 0 {
+			gk, now := guardKey(tenant, w.Customer), w.Now.UnixMilli()
+			for _, id := range w.Events {
+				b.op("Z", gk, now, id)
+			}
+			b.op("T", gk, now-s.guardTTL.Milliseconds(), "")
+			b.op("P", gk, s.guardTTL.Milliseconds(), "")
+		}
+	} else {
+		b.op("D", ck, "", "")
+		b.op("D", guardKey(tenant, w.Customer), "", "")
+		b.op("H", erasedKey(tenant), tombstone(w.Customer), w.Now.UnixMilli())
+	}
+	indexOps(b, tenant, w.Customer, old, cur)
+	b.args[count] = b.ops
+}
+
+// entry is what the indexes and the report hold for a customer.
+type entry struct {
+	tier, level string
+	risk        float64
+	value       int64
+	due         time.Time
+	rated       bool
+	sat         float64
+	nps         profile.NPS
+}
+
+func entryOf(r *segment.Record) *entry {
+	return &entry{
+		tier: r.Tier, level: r.Level, risk: r.Risk, value: r.Value, due: r.Due,
+		rated: r.State.Rated > 0, sat: r.State.Satisfaction, nps: r.State.LatestNPS,
+	}
+}
+
+// Report counters are integers (exact in any order): risk in millionths,
+// satisfaction in ten-thousandths.
+const (
+	riskScale = 1e6
+	satScale  = 1e4
+)
+
+// reportFields are e's contributions to the report counters.
+func (e *entry) reportFields() map[string]int64 {
+	f := map[string]int64{
+		e.tier + "|n":                     1,
+		e.tier + "|" + e.level:            1,
+		e.tier + "|risk":                  int64(math.Round(e.risk * riskScale)),
+		e.tier + "|nps:" + e.nps.String(): 1,
+	}
+	if e.rated {
+		f[e.tier+"|rated"] = 1
+		f[e.tier+"|sat"] = int64(math.Round(e.sat * satScale))
+	}
+	return f
+}
+
+// indexOps moves a customer's index entries and report counters from old
+// to cur (either may be nil: a new or an erased customer).
+func indexOps(b *scriptBuilder, tenant, id string, old, cur *entry) {
+	delta := map[string]int64{}
+	if old != nil {
+		for k, v := range old.reportFields() {
+			delta[k] -= v
+		}
+		if cur == nil || old.tier != cur.tier {
+			b.op("R", tierKey(tenant, old.tier, byRisk), id, "")
+			b.op("R", tierKey(tenant, old.tier, byValue), id, "")
+		}
+	}
+	if cur == nil {
+		b.op("R", indexKey(tenant, byRisk), id, "")
+		b.op("R", indexKey(tenant, byValue), id, "")
+		b.op("R", dueKey(tenant), id, "")
+	} else {
+		for k, v := range cur.reportFields() {
+			delta[k] += v
+		}
+		if old == nil || *old != *cur {
+			b.op("Z", indexKey(tenant, byRisk), cur.risk, id)
+			b.op("Z", indexKey(tenant, byValue), cur.value, id)
+			b.op("Z", tierKey(tenant, cur.tier, byRisk), cur.risk, id)
+			b.op("Z", tierKey(tenant, cur.tier, byValue), cur.value, id)
+		}
+		b.op("Z", dueKey(tenant), cur.due.UnixMilli(), id)
+	}
+	for k, v := range delta {
+		if v != 0 {
+			b.op("I", reportKey(tenant), k, v)
+		}
+	}
+}
+
+// Record reads one customer's record.
+func (s *Store) Record(ctx context.Context, tenant, id string) (segment.Record, bool, error) {
+	l, err := s.Load(ctx, tenant, []string{id}, nil)
+	if err != nil {
+		return segment.Record{}, false, err
+	}
+	return l[0].Record, l[0].Found, nil
+}
