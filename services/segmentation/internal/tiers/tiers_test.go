@@ -33,7 +33,9 @@ func TestDefaultRules(t *testing.T) {
 		{"recent, seldom", Vars{Recency: 4, Frequency: 2, Monetary: 2, Lifecycle: "active"}, "potential", "medium"},
 		{"average recency", Vars{Recency: 3, Frequency: 2, Monetary: 1, Lifecycle: "active"}, "needs-attention", "low"},
 		{"low value detractor", Vars{Recency: 5, Frequency: 1, Monetary: 1, Lifecycle: "active", LatestNPS: "detractor"}, "potential", "low"},
-		{"low value, recency 1, detractor", Vars{Recency: 1, Frequency: 1, Monetary: 1, Lifecycle: "lapsed", LatestNPS: "detractor"}, "needs-attention", "low"},
+		{"low value, recency 2, detractor", Vars{Recency: 2, Frequency: 1, Monetary: 1, Lifecycle: "declining", LatestNPS: "detractor"}, "needs-attention", "low"},
+		{"low value, recency 2, likely to leave", Vars{Recency: 2, Frequency: 2, Monetary: 2, Lifecycle: "declining", ChurnRisk: 0.55}, "needs-attention", "medium"},
+		{"gone a year, detractor: lost all the same", Vars{Recency: 1, Frequency: 1, Monetary: 1, Lifecycle: "lapsed", LatestNPS: "detractor", ChurnRisk: 0.9}, "lost", "low"},
 		{"hibernating", Vars{Recency: 2, Frequency: 2, Monetary: 2, Lifecycle: "declining"}, "hibernating", "medium"},
 		{"lost", Vars{Recency: 1, Frequency: 1, Monetary: 1, Lifecycle: "lapsed"}, "lost", "low"},
 	} {
