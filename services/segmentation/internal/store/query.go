@@ -95,14 +95,14 @@ func (s *Store) List(ctx context.Context, tenant string, q Query) ([]string, *Cu
 				ids = append(ids, last.ID)
 			}
 			if len(ids) == q.Limit {
-				break
+				return ids, last, nil
 			}
 		}
 		if int64(len(zs)) < chunk {
 			return ids, nil, nil // the end of the index
 		}
 	}
-	return ids, last, nil
+	return ids, last, nil // the scan bound: the next page goes on from here
 }
 
 // position is the rank (highest first) at which a page after c starts: just
