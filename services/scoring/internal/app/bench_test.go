@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
@@ -92,23 +90,7 @@ func BenchmarkRelay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	relay := func(_ context.Context, msgs []*bus.Message) []error {
-		futures := make([]jetstream.PubAckFuture, len(msgs))
-		errs := make([]error, len(msgs))
-		for i, m := range msgs {
-			out := &nats.Msg{Subject: "feedback.scored.tenant-a", Data: m.Data, Header: nats.Header{jetstream.MsgIDHeader: m.Header[jetstream.MsgIDHeader]}}
-			futures[i], errs[i] = h.js.PublishMsgAsync(out)
-		}
-		for i, f := range futures {
-			if f != nil {
-				select {
-				case <-f.Ok():
-				case errs[i] = <-f.Err():
-				}
-			}
-		}
-		return errs
-	}
+	relay := testkit.Relay(h.js, "feedback.scored.tenant-a")
 	b.ResetTimer()
 	start := time.Now()
 	done := make(chan error, 1)
