@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
 	segmentationv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 
@@ -123,20 +124,30 @@ func BenchmarkRelay(b *testing.B) {
 	}
 }
 
-// BenchmarkGetCustomer reads random customers of 10,000 through gRPC and
+// BenchmarkGetCustomer reads random customers of about 10,000 through gRPC and
 // reports the latency percentiles:
 //
 //	go test -run '^$' -bench GetCustomer -benchtime 20000x ./internal/app
 func BenchmarkGetCustomer(b *testing.B) {
 	h := start(b)
-	h.publish(b, traffic(40_000, true)...)
+	outs := traffic(40_000, true)
+	h.publish(b, outs...)
 	h.waitIdle(b)
+	var ids []string
+	for _, o := range outs {
+		switch m := o.Msg.(type) {
+		case *eventsv1.ActivityReceived:
+			ids = append(ids, m.GetActivity().GetCustomerId())
+		case *eventsv1.FeedbackScored:
+			ids = append(ids, m.GetReceived().GetFeedback().GetCustomerId())
+		}
+	}
 	rng := rand.New(rand.NewPCG(2, 2))
 	ctx := testkit.WithKey(keyA)
 	lat := make([]time.Duration, 0, b.N)
 	for b.Loop() {
 		t := time.Now()
-		if _, err := h.client.GetCustomer(ctx, &segmentationv1.GetCustomerRequest{CustomerId: fmt.Sprint("c", rng.IntN(10_000))}); err != nil {
+		if _, err := h.client.GetCustomer(ctx, &segmentationv1.GetCustomerRequest{CustomerId: ids[rng.IntN(len(ids))]}); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t))
