@@ -58,19 +58,30 @@ test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each f
 fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=5m)
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/pkg/bus
 	go test -run '^$$' -fuzz '^FuzzValidatorMatchesProtovalidate$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/intake/internal/admit
+	go test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/segmentation/internal/segment
 
 .PHONY: bench
-bench: tools ## intake and scoring benchmarks, summarised by benchstat
+bench: tools ## intake, scoring and segmentation benchmarks, summarised by benchstat (the 1M-customer sweep: make bench-sweep)
 	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
 	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
 	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 5 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-scoring.txt
 	go test -run '^$$' -bench ExperienceReport -benchtime 300x -count 3 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-report.txt
 	go test -run '^$$' -bench Domain -cpu 1 -count 6 github.com/feedloop/feedloop/services/scoring/internal/pipeline | tee .bin/bench-domain.txt
+	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 5 github.com/feedloop/feedloop/services/segmentation/internal/app | tee .bin/bench-segmentation.txt
+	go test -run '^$$' -bench GetCustomer -benchtime 20000x -count 3 github.com/feedloop/feedloop/services/segmentation/internal/app | tee .bin/bench-getcustomer.txt
+	go test -run '^$$' -bench Update -cpu 1 -count 6 github.com/feedloop/feedloop/services/segmentation/internal/segment | tee .bin/bench-segment.txt
 	benchstat .bin/bench-intake.txt
 	benchstat .bin/bench-cpu.txt
 	benchstat -col /name .bin/bench-scoring.txt
 	benchstat .bin/bench-report.txt
 	benchstat .bin/bench-domain.txt
+	benchstat -col /name .bin/bench-segmentation.txt
+	benchstat .bin/bench-getcustomer.txt
+	benchstat .bin/bench-segment.txt
+
+.PHONY: bench-sweep
+bench-sweep: ## the segmentation sweep over 100,000 and 1,000,000 customers (several minutes, ~1 GB of Redis)
+	go test -run '^$$' -bench Sweep -benchtime 1x -timeout 60m github.com/feedloop/feedloop/services/segmentation/internal/app
 
 .PHONY: build
 build: ## build the service binaries into .bin/
