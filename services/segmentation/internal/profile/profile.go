@@ -194,9 +194,17 @@ func describe(code string, f Facts, x features) string {
 	case "satisfaction_falling":
 		return fmt.Sprintf("satisfaction trend %+.0f", f.Trend)
 	case "detractor":
-		return fmt.Sprintf("%d detractor answers in 90 days", f.Detractors90d)
+		return counted(f.Detractors90d, "detractor answer") + " in 90 days"
 	}
-	return fmt.Sprintf("%d complaints in 90 days", f.Complaints90d)
+	return counted(f.Complaints90d, "complaint") + " in 90 days"
+}
+
+// counted is "1 thing" or "n things".
+func counted(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // Stage is a lifecycle stage.
