@@ -10,6 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -255,8 +258,12 @@ func TestEraseLeavesNoKeyOfTheCustomer(t *testing.T) {
 		t.Errorf("CustomerErased = %v", erased[0])
 	}
 	rdb := h.redis.Client
-	keys, err := rdb.Keys(ctx, "fl:{tenant-a}:*").Result() // SCAN's whole walk, in one call
-	if err != nil {
+	var keys []string
+	iter := rdb.Scan(ctx, 0, "fl:{tenant-a}:*", 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
 		t.Fatal(err)
 	}
 	var keptSeen bool
@@ -331,5 +338,43 @@ func TestPoisonIsDeadLetteredAndTheNextEventFlows(t *testing.T) {
 	}
 	if !strings.Contains(reasons["tenant-a/garbage"], "decode") || !strings.Contains(reasons["tenant-a/no-customer"], "customer_id") {
 		t.Errorf("dead-letter reasons = %q", reasons)
+	}
+}
+
+func TestTraceContextCrossesTheHop(t *testing.T) {
+	h := start(t)
+	otel.SetTextMapPropagator(propagation.TraceContext{}) // as telemetry.Setup does
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	out := feedback{tenant: "tenant-a", customer: "ann", id: "f1", at: t0, nps: scoringv1.NpsClass_NPS_CLASS_PROMOTER, rated: 1}.out()
+	out.Ctx = trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true}))
+	h.publish(t, out)
+	evaluated(t, h, 1)
+	for _, m := range testkit.StreamMessages(t, h.js, bus.CustomersStream.Name) {
+		if got := m.Header.Get("traceparent"); !strings.Contains(got, traceID.String()) {
+			t.Errorf("%s: traceparent %q, want trace %s continued", m.Subject, got, traceID)
+		}
+		if m.Header.Get(bus.HeaderType) == "" || !strings.HasPrefix(m.Header.Get(jetstream.MsgIDHeader), "tenant-a/f1") {
+			t.Errorf("%s: headers %v", m.Subject, m.Header)
+		}
+	}
+}
+
+// TestRedisOutageIsRetried stops Redis under the pipeline: events wait and
+// are applied once when it is back.
+func TestRedisOutageIsRetried(t *testing.T) {
+	h := start(t)
+	h.redis.Stop()
+	h.publish(t, weekly("tenant-a", "ann", 3, 10_00)...)
+	time.Sleep(300 * time.Millisecond) // a few failed tries
+	if n := len(testkit.StreamMessages(t, h.js, bus.CustomersStream.Name)); n != 0 {
+		t.Fatalf("CUSTOMERS holds %d messages while Redis is down", n)
+	}
+	h.redis.Restart(t)
+	evaluated(t, h, 3)
+	h.waitIdle(t)
+	if p := h.customer(t, keyA, "ann"); p.GetPurchaseCount() != 3 {
+		t.Errorf("purchases %d, want 3", p.GetPurchaseCount())
 	}
 }

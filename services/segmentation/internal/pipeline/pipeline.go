@@ -200,14 +200,14 @@ func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, no
 			prev := stored.Tier
 			if stored.LastChange.EventID == e.domain.ID {
 				prev = stored.LastChange.Old
-				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &stored))
+				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &stored))
 			}
 			e.outs = append(e.outs, p.evaluated(tenant, id, e, &stored, p.eval.At(tenant, &stored), prev))
 		case !l.ErasedAt.IsZero() && !e.domain.At.After(l.ErasedAt):
 			// From before the customer was erased: it is not theirs to keep.
 		default:
 			if r.Unpublished { // a sweep's change whose publication was not confirmed
-				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &r))
+				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &r))
 				r.Unpublished = false
 			}
 			r.State.Apply(e.domain)
@@ -216,7 +216,7 @@ func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, no
 			var changed bool
 			r, ev, changed = p.eval.Reevaluate(tenant, r, now, e.domain.ID)
 			if changed {
-				e.outs = append(e.outs, tierChanged(tenant, id, p.eval, &r))
+				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &r))
 			}
 			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, ev, prev))
 			applied[e.domain.ID] = true
@@ -241,10 +241,12 @@ func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev 
 	}
 }
 
-// tierChanged announces r's last change.
-func tierChanged(tenant, id string, eval *segment.Evaluator, r *segment.Record) bus.Outgoing {
+// tierChanged announces r's last change, under the trace context of the
+// message that caused it (for the sweep, its tick).
+func tierChanged(ctx context.Context, tenant, id string, eval *segment.Evaluator, r *segment.Record) bus.Outgoing {
 	c := r.LastChange
 	return bus.Outgoing{
+		Ctx:     ctx,
 		Subject: bus.Subject(bus.TierChanged, tenant),
 		ID:      tenant + "/" + c.EventID + "/" + id + "/tier_changed",
 		Msg: &eventsv1.TierChanged{

@@ -120,11 +120,11 @@ func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now
 		var out []bus.Outgoing
 		r := l.Record
 		if r.Unpublished {
-			out = append(out, tierChanged(tenant, id, s.eval, &r))
+			out = append(out, tierChanged(ctx, tenant, id, s.eval, &r))
 		}
 		r, _, changed := s.eval.Reevaluate(tenant, r, now, cause)
 		if changed {
-			out = append(out, tierChanged(tenant, id, s.eval, &r))
+			out = append(out, tierChanged(ctx, tenant, id, s.eval, &r))
 		}
 		if len(out) > 0 {
 			r.Unpublished, r.Due = true, now
