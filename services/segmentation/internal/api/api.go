@@ -94,7 +94,7 @@ func (s *Service) ListCustomers(ctx context.Context, req *segmentationv1.ListCus
 	}
 	resp := &segmentationv1.ListCustomersResponse{Customers: make([]*segmentationv1.CustomerProfile, 0, len(ids))}
 	for i, id := range ids {
-		if l := &loaded[i]; l.Found { // erased between the two reads otherwise
+		if l := &loaded[i]; l.Found && l.Corrupt == nil { // erased between the two reads otherwise
 			resp.Customers = append(resp.Customers, segment.Proto(id, &l.Record, s.eval.At(tenant, &l.Record)))
 		}
 	}

@@ -57,6 +57,9 @@ type event struct {
 	tenant   string
 	customer string
 	domain   profile.Event
+	// received is when intake received the event (the server's clock, as
+	// the erasure time is).
+	received time.Time
 	// cause is the input as CustomerEvaluated carries it.
 	cause func(*eventsv1.CustomerEvaluated)
 	outs  []bus.Outgoing
@@ -89,7 +92,7 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 			if err := p.apply(ctx, tenant, customers); err != nil {
 				for _, evs := range customers {
 					for _, e := range evs {
-						e.err = err
+						e.err, e.outs = err, nil // nothing of an uncommitted event is published
 					}
 				}
 				delete(pending, tenant)
@@ -144,15 +147,19 @@ func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[strin
 	}
 	loaded, err := p.store.Load(ctx, tenant, ids, eventIDs)
 	if err != nil {
-		if errors.Is(err, store.ErrCorrupt) {
-			return bus.Permanent(err)
-		}
 		return err
 	}
 	now := p.now()
 	writes := make([]store.Write, 0, len(ids))
 	written := make([]string, 0, len(ids))
 	for i, id := range ids {
+		if c := loaded[i].Corrupt; c != nil { // this customer's events fail alone
+			for _, e := range customers[id] {
+				e.err = bus.Permanent(c)
+			}
+			delete(customers, id)
+			continue
+		}
 		w, changed := p.evaluate(tenant, id, &loaded[i], customers[id], now)
 		if !changed {
 			delete(customers, id) // nothing to write: duplicates or erased
@@ -203,8 +210,8 @@ func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, no
 				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &stored))
 			}
 			e.outs = append(e.outs, p.evaluated(tenant, id, e, &stored, p.eval.At(tenant, &stored), prev))
-		case !l.ErasedAt.IsZero() && !e.domain.At.After(l.ErasedAt):
-			// From before the customer was erased: it is not theirs to keep.
+		case !l.ErasedAt.IsZero() && !e.received.After(l.ErasedAt):
+			// Received before the customer was erased: not theirs to keep.
 		default:
 			if r.Unpublished { // a sweep's change whose publication was not confirmed
 				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &r))
@@ -272,6 +279,7 @@ func decode(m *bus.Message, e *event) error {
 		}
 		f := in.GetReceived().GetFeedback()
 		e.tenant, e.customer = in.GetReceived().GetTenantId(), f.GetCustomerId()
+		e.received = receivedAt(in.GetReceived().GetReceivedAt(), f.GetOccurredAt())
 		e.domain = profile.Event{
 			ID: f.GetEventId(), At: f.GetOccurredAt().AsTime(), Feedback: true,
 			NPS:          segment.NPSFromProto(in.GetScores().GetNpsClass()),
@@ -289,6 +297,7 @@ func decode(m *bus.Message, e *event) error {
 		}
 		a := in.GetActivity()
 		e.tenant, e.customer = in.GetTenantId(), a.GetCustomerId()
+		e.received = receivedAt(in.GetReceivedAt(), a.GetOccurredAt())
 		e.domain = profile.Event{ID: a.GetEventId(), At: a.GetOccurredAt().AsTime()}
 		if pu := a.GetPurchase(); pu != nil {
 			e.domain.Purchase = &profile.Money{Amount: pu.GetAmount().GetAmountMinor(), Currency: pu.GetAmount().GetCurrency()}
@@ -297,6 +306,15 @@ func decode(m *bus.Message, e *event) error {
 		return check(m.Subject, bus.ActivityReceived, e, a.GetOccurredAt().IsValid())
 	}
 	return bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
+}
+
+// receivedAt is when intake received an event; its occurrence time for an
+// event without one.
+func receivedAt(received, occurred *timestamppb.Timestamp) time.Time {
+	if received.IsValid() {
+		return received.AsTime()
+	}
+	return occurred.AsTime()
 }
 
 // check rejects what intake and scoring never publish.

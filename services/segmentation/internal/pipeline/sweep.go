@@ -71,7 +71,9 @@ func (s *Sweeper) Tick(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, tenant := range tenants {
-		claimed, err := s.store.ClaimSweep(ctx, tenant, s.owner, s.cfg.Interval)
+		// The claim lapses a little before the next tick, so that a
+		// replica can claim again on every tick.
+		claimed, err := s.store.ClaimSweep(ctx, tenant, s.owner, s.cfg.Interval*9/10)
 		if err != nil || !claimed {
 			errs = append(errs, err)
 			continue
@@ -114,7 +116,7 @@ func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now
 	var outs [][]bus.Outgoing // per write
 	for i, id := range ids {
 		l := &loaded[i]
-		if !l.Found { // erased since it was listed
+		if !l.Found || l.Corrupt != nil { // erased since it was listed, or unreadable
 			continue
 		}
 		var out []bus.Outgoing

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -95,6 +96,16 @@ func (c Config) Check() error {
 	}
 	if !slices.IsSorted(c.Monetary[:]) || c.Monetary[0] < 1 {
 		errs = append(errs, errors.New("monetary must be positive and ascending (spend for scores 2, 3, 4, 5)"))
+	}
+	w := c.ChurnWeights
+	for _, v := range []float64{w.Bias, w.Overdue, w.FrequencyDrop, w.Dissatisfaction, w.FallingSatisfaction, w.Detractors, w.Complaints} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			errs = append(errs, fmt.Errorf("churn_weights must be finite numbers, got %v", v))
+			break
+		}
+	}
+	if c.LoyalPurchases < 1 {
+		errs = append(errs, fmt.Errorf("loyal_purchases must be at least 1, got %d", c.LoyalPurchases))
 	}
 	for name, d := range map[string]time.Duration{"rhythm": c.Rhythm, "new_for": c.NewFor, "lapsed_after": c.LapsedAfter, "loyal_tenure": c.LoyalTenure} {
 		if d < time.Hour {

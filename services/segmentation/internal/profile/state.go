@@ -109,11 +109,15 @@ func (s *State) Apply(e Event) {
 		}
 		s.PurchaseTimes = keep(s.PurchaseTimes, at, s.LastPurchase, purchaseWindow, true)
 	}
+	// Every event moves LastSeen, so feedback times are trimmed after any.
+	s.DetractorTimes = keep(s.DetractorTimes, at, s.LastSeen, feedbackWindow, e.Feedback && e.NPS == Detractor)
+	s.ComplaintTimes = keep(s.ComplaintTimes, at, s.LastSeen, feedbackWindow, e.Feedback && e.Complaint)
 	if e.Feedback {
 		s.Feedback++
-		s.DetractorTimes = keep(s.DetractorTimes, at, s.LastSeen, feedbackWindow, e.NPS == Detractor)
-		s.ComplaintTimes = keep(s.ComplaintTimes, at, s.LastSeen, feedbackWindow, e.Complaint)
-		if e.Rated > s.Rated {
+		// The most complete rolling scores; equally complete ones (a tie
+		// only replays can make) are ordered by value.
+		if e.Rated > s.Rated || (e.Rated == s.Rated && (e.Satisfaction > s.Satisfaction ||
+			(e.Satisfaction == s.Satisfaction && e.Trend > s.Trend))) {
 			s.Satisfaction, s.Trend, s.Rated = e.Satisfaction, e.Trend, e.Rated
 		}
 		if e.NPS != NoNPS && (at.After(s.LatestNPSAt) || (at.Equal(s.LatestNPSAt) && e.ID > s.LatestNPSID)) {

@@ -27,9 +27,10 @@ var (
 	}
 )
 
-// NPSFromProto is the domain's NPS class.
+// NPSFromProto is the domain's NPS class; a class this build does not
+// know counts as no answer.
 func NPSFromProto(c scoringv1.NpsClass) profile.NPS {
-	return profile.NPS(slices.Index(npsClasses[:], c))
+	return profile.NPS(max(0, slices.Index(npsClasses[:], c)))
 }
 
 // ValueLevel is the API's value level.

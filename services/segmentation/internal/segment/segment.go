@@ -117,7 +117,10 @@ func (e *Evaluator) Reevaluate(tenant string, r Record, now time.Time, cause str
 // At evaluates the stored record as it was evaluated (at EvaluatedAt), so
 // what a reader sees matches the indexes and what was published.
 func (e *Evaluator) At(tenant string, r *Record) Evaluation {
-	return e.Evaluate(tenant, &r.State, r.EvaluatedAt)
+	ev := e.Evaluate(tenant, &r.State, r.EvaluatedAt)
+	// The stored tier stands (the rules may have changed since).
+	ev.Tier, ev.Level = e.rules.Tier(r.Tier), r.Level
+	return ev
 }
 
 // MarshalBinary encodes r.

@@ -5,19 +5,24 @@
 -- version check, the event-id guards and the tombstones.
 --
 -- ARGV[1] is the number of sections; each section is
---   customer hash key index, expected version ("0": no customer), op count,
+--   customer hash key index, expected version ("0": no customer),
+--   tombstone hash key index, tombstone field, expected tombstone ("": none),
+--   op count,
 -- then its ops, four arguments each: code, key index, a, b:
 --   H key field value   HSET            Z key score member  ZADD
 --   R key member -      ZREM            I key field delta   HINCRBY
 --   T key max -         ZREMRANGEBYSCORE key -inf max
 --   P key ms -          PEXPIRE         D key - -           DEL
--- A section whose version no longer matches writes nothing.
--- Returns per section 1 (written) or 0 (version changed: read again).
+-- A section whose version or tombstone no longer matches writes nothing:
+-- an erasure deletes the version, so the tombstone is what tells a writer
+-- that loaded before it.
+-- Returns per section 1 (written) or 0 (changed since read: read again).
 local call, out, a = redis.call, {}, 2
 for s = 1, tonumber(ARGV[1]) do
-  local key, expected, n = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
-  local ok = (call('HGET', key, 'v') or '0') == expected
+  local key, expected, n = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 5])
+  local ok = (call('HGET', key, 'v') or '0') == expected and
+    (call('HGET', KEYS[tonumber(ARGV[a + 2])], ARGV[a + 3]) or '') == ARGV[a + 4]
+  a = a + 6
   out[s] = ok and 1 or 0
   if ok then
     for i = a, a + 4 * (n - 1), 4 do

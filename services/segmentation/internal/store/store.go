@@ -4,15 +4,18 @@
 // counters, and the tombstones of erased customers.
 //
 // Writers read customers, compute in Go, and commit with commit.lua, which
-// applies a customer's writes only when its version is still the one read
-// (optimistic concurrency): the record, the event-id guards, the index
-// entries and the report counters change together or not at all.
+// applies a customer's writes only when its version and tombstone are still
+// the ones read (optimistic concurrency): the record, the event-id guards,
+// the index entries and the report counters change together. Values are
+// checked in Go before they are sent, and the version is written last, so
+// a script that fails halfway (Redis does not roll back) leaves the
+// customer to be recomputed and written again.
 //
 // Keys (all of a tenant's keys share the hash tag {<tenant>}, so one script
 // can update a customer and the tenant's indexes on Redis Cluster):
 //
 //	fl:{<t>}:seg:c:<id>                 hash: v (version), r (record)
-//	fl:{<t>}:seg:c:<id>:ev              sorted set: applied event ids by time applied, kept GuardTTL
+//	fl:{<t>}:seg:g:<id>                 sorted set: applied event ids by time applied, kept GuardTTL
 //	fl:{<t>}:seg:risk, …:value          sorted sets: every customer by churn risk, by value
 //	fl:{<t>}:seg:tier:<tier>:risk, …:value  the same per tier
 //	fl:{<t>}:seg:due                    sorted set: customers by when to evaluate them again
@@ -28,7 +31,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -62,7 +67,7 @@ func New(rdb redis.Cmdable, guardTTL time.Duration) *Store {
 
 func prefix(tenant string) string          { return "fl:{" + tenant + "}:seg:" }
 func customerKey(tenant, id string) string { return prefix(tenant) + "c:" + id }
-func guardKey(tenant, id string) string    { return customerKey(tenant, id) + ":ev" }
+func guardKey(tenant, id string) string    { return prefix(tenant) + "g:" + id }
 func tierKey(tenant, tier, by string) string {
 	return prefix(tenant) + "tier:" + tier + ":" + by
 }
@@ -93,8 +98,16 @@ type Loaded struct {
 	// Seen holds the event ids asked about that were applied before.
 	Seen map[string]bool
 	// ErasedAt is when the customer was last erased; zero if never. Events
-	// from before it belong to the erased customer and are skipped.
+	// received before it belong to the erased customer and are skipped.
 	ErasedAt time.Time
+	// Corrupt is set when the record cannot be decoded (Found is then
+	// true and Record empty): no retry can help, and only an erasure
+	// writes over it.
+	Corrupt error
+	// tombstone is the tombstone as read: a write commits only if it is
+	// unchanged, so no writer that loaded before an erasure commits after
+	// it.
+	tombstone string
 }
 
 // ErrCorrupt marks a customer record that cannot be decoded: retrying
@@ -110,6 +123,7 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range customers {
 			hashes[i] = p.HMGet(ctx, customerKey(tenant, id), "v", "r")
+			guards[i] = redis.NewFloatSliceCmd(ctx) // no events to look up
 			if i < len(events) && len(events[i]) > 0 {
 				guards[i] = p.ZMScore(ctx, guardKey(tenant, id), events[i]...)
 			}
@@ -123,34 +137,47 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 	out := make([]Loaded, len(customers))
 	for i, id := range customers {
 		l := &out[i]
+		// Every command's own error: a failure halfway through the
+		// pipeline must not pass for an empty answer.
+		if err := errors.Join(hashes[i].Err(), guards[i].Err(), ignoreNil(erased[i].Err())); err != nil {
+			return nil, fmt.Errorf("load customer %s: %w", id, err)
+		}
 		v := hashes[i].Val()
 		if version, ok := v[0].(string); ok {
-			if l.Version, err = strconv.ParseInt(version, 10, 64); err != nil {
-				return nil, fmt.Errorf("%w: customer %s: version %q", ErrCorrupt, id, version)
-			}
-			blob, _ := v[1].(string)
-			if err := l.Record.UnmarshalBinary([]byte(blob)); err != nil {
-				return nil, fmt.Errorf("%w: customer %s: %v", ErrCorrupt, id, err)
-			}
 			l.Found = true
-		}
-		if guards[i] != nil {
-			for j, score := range guards[i].Val() {
-				// ZMSCORE answers nil for an absent member; go-redis reads
-				// it as 0, and applied events are scored by time (> 0).
-				if score > 0 {
-					if l.Seen == nil {
-						l.Seen = map[string]bool{}
-					}
-					l.Seen[events[i][j]] = true
+			if l.Version, err = strconv.ParseInt(version, 10, 64); err != nil {
+				l.Corrupt = fmt.Errorf("%w: customer %s: version %q", ErrCorrupt, id, version)
+			} else {
+				blob, _ := v[1].(string)
+				if err := l.Record.UnmarshalBinary([]byte(blob)); err != nil {
+					l.Corrupt = fmt.Errorf("%w: customer %s: %v", ErrCorrupt, id, err)
+					l.Record = segment.Record{}
 				}
 			}
 		}
-		if ms, err := erased[i].Int64(); err == nil {
+		for j, score := range guards[i].Val() {
+			// ZMSCORE answers nil for an absent member; go-redis reads it
+			// as 0, and applied events are scored by time (> 0).
+			if score > 0 {
+				if l.Seen == nil {
+					l.Seen = map[string]bool{}
+				}
+				l.Seen[events[i][j]] = true
+			}
+		}
+		l.tombstone = erased[i].Val()
+		if ms, err := strconv.ParseInt(l.tombstone, 10, 64); err == nil {
 			l.ErasedAt = time.UnixMilli(ms).UTC()
 		}
 	}
 	return out, nil
+}
+
+func ignoreNil(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
 }
 
 // Write is a change to one customer: a new record (New, with the ids of
@@ -175,7 +202,9 @@ func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, 
 	b.args = []any{len(ws)}
 	fresh := false
 	for _, w := range ws {
-		s.section(&b, tenant, w)
+		if err := s.section(&b, tenant, w); err != nil {
+			return nil, err
+		}
 		fresh = fresh || (!w.Loaded.Found && w.New != nil)
 	}
 	var cmd *redis.Cmd
@@ -221,20 +250,29 @@ func (b *scriptBuilder) op(code, key string, x, y any) {
 	b.ops++
 }
 
-func (s *Store) section(b *scriptBuilder, tenant string, w Write) {
-	ck := customerKey(tenant, w.Customer)
-	b.args = append(b.args, b.key(ck), w.Loaded.Version, 0)
+func (s *Store) section(b *scriptBuilder, tenant string, w Write) error {
+	ck, tomb := customerKey(tenant, w.Customer), tombstone(w.Customer)
+	b.args = append(b.args, b.key(ck), w.Loaded.Version, b.key(erasedKey(tenant)), tomb, w.Loaded.tombstone, 0)
 	count := len(b.args) - 1 // the op count, filled in below
 	b.ops = 0
 	var old, cur *entry
-	if w.Loaded.Found {
+	if w.Loaded.Found && w.Loaded.Corrupt == nil {
 		old = entryOf(&w.Loaded.Record)
 	}
 	if w.New != nil {
 		cur = entryOf(w.New)
-		blob, _ := w.New.MarshalBinary()
-		b.op("H", ck, "v", w.Loaded.Version+1)
-		b.op("H", ck, "r", blob)
+		if !cur.finite() {
+			return fmt.Errorf("customer %s: churn risk %v or satisfaction %v is not a number", w.Customer, cur.risk, cur.sat)
+		}
+	}
+	// Index moves and guards first: applying them twice is harmless. The
+	// counters next, then the record and, last, the version.
+	indexOps(b, tenant, w.Customer, old, cur)
+	if w.New == nil {
+		b.op("D", guardKey(tenant, w.Customer), "", "")
+		b.op("H", erasedKey(tenant), tomb, w.Now.UnixMilli())
+		b.op("D", ck, "", "")
+	} else {
 		if len(w.Events) > 0 {
 			gk, now := guardKey(tenant, w.Customer), w.Now.UnixMilli()
 			for _, id := range w.Events {
@@ -243,13 +281,12 @@ func (s *Store) section(b *scriptBuilder, tenant string, w Write) {
 			b.op("T", gk, now-s.guardTTL.Milliseconds(), "")
 			b.op("P", gk, s.guardTTL.Milliseconds(), "")
 		}
-	} else {
-		b.op("D", ck, "", "")
-		b.op("D", guardKey(tenant, w.Customer), "", "")
-		b.op("H", erasedKey(tenant), tombstone(w.Customer), w.Now.UnixMilli())
+		blob, _ := w.New.MarshalBinary()
+		b.op("H", ck, "r", blob)
+		b.op("H", ck, "v", w.Loaded.Version+1)
 	}
-	indexOps(b, tenant, w.Customer, old, cur)
 	b.args[count] = b.ops
+	return nil
 }
 
 // entry is what the indexes and the report hold for a customer.
@@ -261,6 +298,10 @@ type entry struct {
 	rated       bool
 	sat         float64
 	nps         profile.NPS
+}
+
+func (e *entry) finite() bool {
+	return !math.IsNaN(e.risk) && !math.IsInf(e.risk, 0) && !math.IsNaN(e.sat) && !math.IsInf(e.sat, 0)
 }
 
 func entryOf(r *segment.Record) *entry {
@@ -321,7 +362,8 @@ func indexOps(b *scriptBuilder, tenant, id string, old, cur *entry) {
 		}
 		b.op("Z", dueKey(tenant), cur.due.UnixMilli(), id)
 	}
-	for k, v := range delta {
+	for _, k := range slices.Sorted(maps.Keys(delta)) {
+		v := delta[k]
 		if v != 0 {
 			b.op("I", reportKey(tenant), k, v)
 		}
@@ -334,5 +376,5 @@ func (s *Store) Record(ctx context.Context, tenant, id string) (segment.Record, 
 	if err != nil {
 		return segment.Record{}, false, err
 	}
-	return l[0].Record, l[0].Found, nil
+	return l[0].Record, l[0].Found, l[0].Corrupt
 }

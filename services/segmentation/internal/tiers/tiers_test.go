@@ -28,6 +28,10 @@ func TestDefaultRules(t *testing.T) {
 		{"a champion who complained", with(func(v *Vars) { v.Complaints90d = 1 }), "at-risk", "high"},
 		{"a big spender gone quiet", with(func(v *Vars) { v.Recency = 2 }), "cannot-lose", "high"},
 		{"valuable, likely to leave", with(func(v *Vars) { v.Frequency, v.ChurnRisk = 3, 0.7 }), "at-risk", "high"},
+		{"valuable, quiet for 90 to 180 days", with(func(v *Vars) { v.Frequency, v.Recency = 3, 2 }), "at-risk", "high"},
+		{"valuable, nothing for a year: lost, not at-risk for ever", with(func(v *Vars) {
+			v.Recency, v.Frequency, v.ChurnRisk, v.Lifecycle, v.LatestNPS = 1, 1, 0.95, "lapsed", "detractor"
+		}), "lost", "high"},
 		{"frequent, middling spend", with(func(v *Vars) { v.Monetary, v.Recency = 2, 3 }), "loyal", "medium"},
 		{"new", Vars{Recency: 5, Frequency: 1, Monetary: 1, Lifecycle: "new"}, "new", "low"},
 		{"recent, seldom", Vars{Recency: 4, Frequency: 2, Monetary: 2, Lifecycle: "active"}, "potential", "medium"},
