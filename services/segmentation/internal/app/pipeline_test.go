@@ -133,6 +133,35 @@ func TestTierChangedOnceEvenWhenRedelivered(t *testing.T) {
 	}
 }
 
+// TestTierChangesSurviveFailedPublishes changes a customer's tier twice
+// while every publish fails: both changes are announced once each when the
+// stream is back.
+func TestTierChangesSurviveFailedPublishes(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	h.publish(t, weekly("tenant-a", "ann", 10, 150_00)...)
+	evaluated(t, h, 10)
+	if err := h.js.DeleteStream(ctx, bus.CustomersStream.Name); err != nil {
+		t.Fatal(err)
+	}
+	h.publish(t, feedback{tenant: "tenant-a", customer: "ann", id: "f1", at: t0.Add(-2 * time.Hour), nps: scoringv1.NpsClass_NPS_CLASS_DETRACTOR, satisfaction: 20, rated: 1}.out())
+	h.waitFor(t, "ann", "at-risk", func(p *segmentationv1.CustomerProfile) bool { return p.GetTier() == "at-risk" })
+	h.publish(t, feedback{tenant: "tenant-a", customer: "ann", id: "f2", at: t0.Add(-time.Hour), nps: scoringv1.NpsClass_NPS_CLASS_PROMOTER, satisfaction: 90, rated: 2}.out())
+	h.waitFor(t, "ann", "champion again", func(p *segmentationv1.CustomerProfile) bool { return p.GetTier() == "champion" })
+	if _, err := bus.EnsureStream(ctx, h.js, h.cfg.Bus, bus.CustomersStream); err != nil {
+		t.Fatal(err)
+	}
+	h.waitIdle(t)
+	var got []string
+	for _, c := range tierChanges(t, h, 2) {
+		got = append(got, c.GetEventId()+":"+c.GetOldTier()+"→"+c.GetNewTier())
+	}
+	slices.Sort(got)
+	if want := []string{"f1:champion→at-risk", "f2:at-risk→champion"}; !slices.Equal(got, want) {
+		t.Errorf("TierChanged %v, want %v", got, want)
+	}
+}
+
 // randomEvents are purchases (two currencies) and scored feedback for a
 // few customers over the last 400 days.
 func randomEvents(rng *rand.Rand, tenant string, n int) []bus.Outgoing {

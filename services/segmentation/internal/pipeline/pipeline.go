@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,9 +88,10 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 		}
 		pending[e.tenant][e.customer] = append(pending[e.tenant][e.customer], e)
 	}
+	var clears []clear
 	for round := 0; round < maxRounds && len(pending) > 0; round++ {
 		for tenant, customers := range pending {
-			if err := p.apply(ctx, tenant, customers); err != nil {
+			if err := p.apply(ctx, tenant, customers, &clears); err != nil {
 				for _, evs := range customers {
 					for _, e := range evs {
 						e.err, e.outs = err, nil // nothing of an uncommitted event is published
@@ -124,6 +126,7 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 			owners[j].err = err
 		}
 	}
+	p.clear(ctx, clears)
 	errs := make([]error, len(events))
 	for i := range events {
 		errs[i] = events[i].err
@@ -131,10 +134,36 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	return errs
 }
 
+// clear is a customer whose pending tier changes an event of the batch
+// (carrier) publishes, and the write that clears them once published.
+type clear struct {
+	tenant  string
+	carrier *event
+	write   store.Write
+}
+
+// clear clears the pending changes that were published. A clear that
+// fails, or loses to another writer, leaves them for the next writer to
+// publish again (under the same message ids).
+func (p *Pipeline) clear(ctx context.Context, clears []clear) {
+	byTenant := map[string][]store.Write{}
+	for _, c := range clears {
+		if c.carrier.err == nil {
+			byTenant[c.tenant] = append(byTenant[c.tenant], c.write)
+		}
+	}
+	for tenant, ws := range byTenant {
+		if _, err := p.store.Commit(ctx, tenant, ws); err != nil {
+			p.log.Warn("clear published tier changes", "tenant", tenant, "err", err)
+		}
+	}
+}
+
 // apply loads one tenant's customers, applies their events, and commits;
 // customers committed are removed from customers, those another writer
-// changed meanwhile stay for the next round.
-func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[string][]*event) error {
+// changed meanwhile stay for the next round. Customers left with pending
+// tier changes are added to clears.
+func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[string][]*event, clears *[]clear) error {
 	ids := make([]string, 0, len(customers))
 	eventIDs := make([][]string, 0, len(customers))
 	for id, evs := range customers {
@@ -151,22 +180,30 @@ func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[strin
 	}
 	now := p.now()
 	writes := make([]store.Write, 0, len(ids))
-	written := make([]string, 0, len(ids))
+	var after []clear // per write: the clear to make when it commits
 	for i, id := range ids {
-		if c := loaded[i].Corrupt; c != nil { // this customer's events fail alone
-			for _, e := range customers[id] {
-				e.err = bus.Permanent(c)
+		l, evs := &loaded[i], customers[id]
+		if l.Corrupt != nil { // this customer's events fail alone
+			for _, e := range evs {
+				e.err = bus.Permanent(l.Corrupt)
 			}
 			delete(customers, id)
 			continue
 		}
-		w, changed := p.evaluate(tenant, id, &loaded[i], customers[id], now)
-		if !changed {
-			delete(customers, id) // nothing to write: duplicates or erased
+		r, applied := p.evaluate(tenant, id, l, evs, now)
+		w := store.Write{Customer: id, Loaded: l, New: &r, Events: applied, Now: now}
+		c := clear{tenant: tenant, carrier: evs[len(evs)-1],
+			write: store.Write{Customer: id, Loaded: l, New: new(p.eval.Published(tenant, r, now)), Now: now}}
+		if len(applied) == 0 { // duplicates or erased: nothing to write
+			if len(r.Pending) > 0 {
+				*clears = append(*clears, c)
+			}
+			delete(customers, id)
 			continue
 		}
+		c.write.Loaded = store.Committed(w)
 		writes = append(writes, w)
-		written = append(written, id)
+		after = append(after, c)
 	}
 	if len(writes) == 0 {
 		return nil
@@ -175,66 +212,57 @@ func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[strin
 	if err != nil {
 		return err
 	}
-	for i, id := range written {
-		if done[i] {
-			delete(customers, id)
-		} else {
-			for _, e := range customers[id] {
+	for i, w := range writes {
+		if !done[i] {
+			for _, e := range customers[w.Customer] {
 				e.outs = nil
 			}
+			continue
 		}
+		if len(w.New.Pending) > 0 {
+			*clears = append(*clears, after[i])
+		}
+		delete(customers, w.Customer)
 	}
 	return nil
 }
 
 // evaluate applies a customer's new events in order, each followed by an
-// evaluation, and sets each event's messages. It returns the write, and
-// false when there is nothing to write.
-func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, now time.Time) (store.Write, bool) {
+// evaluation, and sets each event's messages; the customer's pending tier
+// changes go with the last event. It returns the record after the events
+// and the ids of those applied.
+func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, now time.Time) (segment.Record, []string) {
 	r := l.Record
-	w := store.Write{Customer: id, Loaded: l, Now: now}
-	applied := map[string]bool{}
+	var applied []string
 	for _, e := range evs {
 		e.outs = nil
 		switch {
-		case l.Seen[e.domain.ID] || applied[e.domain.ID]:
-			// Applied before: publish again what it produced (the stream
-			// drops copies within its duplicate window).
-			stored := l.Record
-			if applied[e.domain.ID] {
-				stored = r
+		case l.Seen[e.domain.ID] || slices.Contains(applied, e.domain.ID):
+			// Applied before: publish the profile again (the stream drops
+			// a copy within its duplicate window).
+			prev := r.Tier
+			for _, c := range r.Pending {
+				if c.EventID == e.domain.ID {
+					prev = c.Old
+				}
 			}
-			prev := stored.Tier
-			if stored.LastChange.EventID == e.domain.ID {
-				prev = stored.LastChange.Old
-				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &stored))
-			}
-			e.outs = append(e.outs, p.evaluated(tenant, id, e, &stored, p.eval.At(tenant, &stored), prev))
+			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, p.eval.At(tenant, &r), prev))
 		case !l.ErasedAt.IsZero() && !e.received.After(l.ErasedAt):
 			// Received before the customer was erased: not theirs to keep.
 		default:
-			if r.Unpublished { // a sweep's change whose publication was not confirmed
-				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &r))
-				r.Unpublished = false
-			}
 			r.State.Apply(e.domain)
 			prev := r.Tier
 			var ev segment.Evaluation
-			var changed bool
-			r, ev, changed = p.eval.Reevaluate(tenant, r, now, e.domain.ID)
-			if changed {
-				e.outs = append(e.outs, tierChanged(e.msg.Ctx, tenant, id, p.eval, &r))
-			}
+			r, ev, _ = p.eval.Reevaluate(tenant, r, now, e.domain.ID)
 			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, ev, prev))
-			applied[e.domain.ID] = true
-			w.Events = append(w.Events, e.domain.ID)
+			applied = append(applied, e.domain.ID)
 		}
 	}
-	if len(w.Events) == 0 {
-		return w, false
+	last := evs[len(evs)-1]
+	for _, c := range r.Pending {
+		last.outs = append(last.outs, tierChanged(last.msg.Ctx, tenant, id, p.eval, c))
 	}
-	w.New = &r
-	return w, true
+	return r, applied
 }
 
 func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev segment.Evaluation, prev string) bus.Outgoing {
@@ -248,10 +276,9 @@ func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev 
 	}
 }
 
-// tierChanged announces r's last change, under the trace context of the
-// message that caused it (for the sweep, its tick).
-func tierChanged(ctx context.Context, tenant, id string, eval *segment.Evaluator, r *segment.Record) bus.Outgoing {
-	c := r.LastChange
+// tierChanged announces a change, under the trace context of the message
+// that caused it (for the sweep, its tick).
+func tierChanged(ctx context.Context, tenant, id string, eval *segment.Evaluator, c segment.Change) bus.Outgoing {
 	return bus.Outgoing{
 		Ctx:     ctx,
 		Subject: bus.Subject(bus.TierChanged, tenant),

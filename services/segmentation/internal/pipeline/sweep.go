@@ -29,6 +29,8 @@ type SweepConfig struct {
 // the customers due, a bounded number per tenant, and publishes the tier
 // changes. With several replicas, one claims a tenant per tick, and the
 // version check of every write keeps concurrent writers correct anyway.
+// A change is committed pending (and the customer due at once), published,
+// then cleared: after a crash in between, the next tick publishes it again.
 type Sweeper struct {
 	cfg   SweepConfig
 	eval  *segment.Evaluator
@@ -102,10 +104,8 @@ func (s *Sweeper) sweep(ctx context.Context, tenant string) (int, error) {
 	return done, nil
 }
 
-// evaluate re-evaluates customers and publishes their tier changes. A
-// change is written as unpublished and due at once, published, then marked
-// published: a crash in between leaves it to be published by whoever
-// writes the customer next.
+// evaluate re-evaluates customers, commits, publishes their tier changes
+// (with any a writer before left pending) and clears those published.
 func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now time.Time) error {
 	loaded, err := s.store.Load(ctx, tenant, ids, nil)
 	if err != nil {
@@ -113,26 +113,13 @@ func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now
 	}
 	cause := "sweep-" + strconv.FormatInt(now.UnixMilli(), 10)
 	var writes []store.Write
-	var outs [][]bus.Outgoing // per write
 	for i, id := range ids {
 		l := &loaded[i]
 		if !l.Found || l.Corrupt != nil { // erased since it was listed, or unreadable
 			continue
 		}
-		var out []bus.Outgoing
-		r := l.Record
-		if r.Unpublished {
-			out = append(out, tierChanged(ctx, tenant, id, s.eval, &r))
-		}
-		r, _, changed := s.eval.Reevaluate(tenant, r, now, cause)
-		if changed {
-			out = append(out, tierChanged(ctx, tenant, id, s.eval, &r))
-		}
-		if len(out) > 0 {
-			r.Unpublished, r.Due = true, now
-		}
+		r, _, _ := s.eval.Reevaluate(tenant, l.Record, now, cause)
 		writes = append(writes, store.Write{Customer: id, Loaded: l, New: &r, Now: now})
-		outs = append(outs, out)
 	}
 	if len(writes) == 0 {
 		return nil
@@ -141,38 +128,39 @@ func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now
 	if err != nil {
 		return err
 	}
-	// Publish the committed changes; a customer another writer changed
-	// meanwhile is left to that writer.
-	var all []bus.Outgoing
-	var owner []int
-	for i, out := range outs {
+	// A customer another writer changed meanwhile is left to that writer.
+	var outs []bus.Outgoing
+	var owner []int // the write of each message
+	for i, w := range writes {
 		if committed[i] {
-			all = append(all, out...)
-			for range out {
+			for _, c := range w.New.Pending {
+				outs = append(outs, tierChanged(ctx, tenant, w.Customer, s.eval, c))
 				owner = append(owner, i)
 			}
 		}
 	}
-	if len(all) == 0 {
+	if len(outs) == 0 {
 		return nil
 	}
-	_, perrs := s.pub.PublishAll(ctx, all)
-	published := map[int]bool{}
+	_, perrs := s.pub.PublishAll(ctx, outs)
+	failed := map[int]bool{}
 	for j, err := range perrs {
 		if err != nil {
-			return fmt.Errorf("publish tier changes: %w", err)
+			failed[owner[j]] = true
 		}
-		published[owner[j]] = true
 	}
-	var marks []store.Write
-	for i := range published {
-		w := writes[i]
-		next := *w.New
-		next.Unpublished = false
-		next.Due = s.eval.NextDue(tenant, &next, now)
-		after := store.Loaded{Found: true, Record: *w.New, Version: w.Loaded.Version + 1}
-		marks = append(marks, store.Write{Customer: w.Customer, Loaded: &after, New: &next, Now: now})
+	var clears []store.Write
+	for i, w := range writes {
+		if committed[i] && len(w.New.Pending) > 0 && !failed[i] {
+			clears = append(clears, store.Write{Customer: w.Customer, Loaded: store.Committed(w), New: new(s.eval.Published(tenant, *w.New, now)), Now: now})
+		}
 	}
-	_, err = s.store.Commit(ctx, tenant, marks)
+	if len(failed) > 0 {
+		err = fmt.Errorf("publish tier changes of %d customers: %w", len(failed), errors.Join(perrs...))
+	}
+	if len(clears) > 0 {
+		_, cerr := s.store.Commit(ctx, tenant, clears)
+		err = errors.Join(err, cerr)
+	}
 	return err
 }

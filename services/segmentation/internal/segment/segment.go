@@ -7,6 +7,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -31,13 +32,15 @@ type Record struct {
 	// Due is when the evaluation may next change without a new event (a
 	// recency or lifecycle boundary, or the daily refresh).
 	Due time.Time
-	// LastChange is the latest tier change. Unpublished is true while a
-	// change made without an input message to redeliver (by the sweep) is
-	// not yet known to be published: whoever writes the record next
-	// publishes it.
-	LastChange  Change
-	Unpublished bool
+	// Pending are tier changes not yet known to be published, oldest
+	// first: an outbox. Whoever writes the record publishes them and, once
+	// published, clears them.
+	Pending []Change
 }
+
+// MaxPending bounds the outbox: beyond it the oldest changes are dropped
+// (a customer whose changes could not be published MaxPending times).
+const MaxPending = 16
 
 // Change is a tier change and the event that caused it (a sweep's id for
 // changes that time made).
@@ -101,17 +104,31 @@ func (e *Evaluator) Evaluate(tenant string, s *profile.State, now time.Time) Eva
 
 // Reevaluate evaluates r at now on behalf of the event with id cause and
 // returns the record holding the new evaluation, the evaluation, and
-// whether the tier changed (the new record's LastChange then says how).
+// whether the tier changed (the change is then the last of r.Pending, and
+// the record is due at once, so that the sweep publishes it should its
+// writer not).
 func (e *Evaluator) Reevaluate(tenant string, r Record, now time.Time, cause string) (Record, Evaluation, bool) {
 	ev := e.Evaluate(tenant, &r.State, now)
 	changed := ev.Tier.Name != r.Tier
 	if changed {
-		r.LastChange = Change{EventID: cause, Old: r.Tier, New: ev.Tier.Name, At: now}
+		r.Pending = append(r.Pending[max(0, len(r.Pending)+1-MaxPending):len(r.Pending):len(r.Pending)],
+			Change{EventID: cause, Old: r.Tier, New: ev.Tier.Name, At: now})
 		r.Tier, r.TierSince = ev.Tier.Name, now
 	}
 	r.Level, r.Risk, r.Value, r.EvaluatedAt = ev.Level, ev.Risk, ev.Facts.Monetary, now
 	r.Due = e.NextDue(tenant, &r, now)
+	if len(r.Pending) > 0 {
+		r.Due = now
+	}
 	return r, ev, changed
+}
+
+// Published returns r with its pending changes published: none pending,
+// and due when its evaluation may next change.
+func (e *Evaluator) Published(tenant string, r Record, now time.Time) Record {
+	r.Pending = nil
+	r.Due = e.NextDue(tenant, &r, now)
+	return r
 }
 
 // At evaluates the stored record as it was evaluated (at EvaluatedAt), so
@@ -126,24 +143,88 @@ func (e *Evaluator) At(tenant string, r *Record) Evaluation {
 // MarshalBinary encodes r.
 func (r *Record) MarshalBinary() ([]byte, error) {
 	b := r.State.AppendBinary(make([]byte, 0, 128))
-	for _, s := range []string{r.Tier, r.Level, r.LastChange.EventID, r.LastChange.Old, r.LastChange.New} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	for _, t := range []time.Time{r.TierSince, r.EvaluatedAt, r.Due, r.LastChange.At} {
-		ms := int64(0) // the zero time
-		if !t.IsZero() {
-			ms = t.UnixMilli()
-		}
-		b = binary.AppendVarint(b, ms)
+	b = appendString(b, r.Tier)
+	b = appendString(b, r.Level)
+	for _, t := range []time.Time{r.TierSince, r.EvaluatedAt, r.Due} {
+		b = appendTime(b, t)
 	}
 	b = binary.AppendVarint(b, r.Value)
-	if r.Unpublished {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Risk))
+	b = binary.AppendUvarint(b, uint64(len(r.Pending)))
+	for _, c := range r.Pending {
+		b = appendString(appendString(appendString(b, c.EventID), c.Old), c.New)
+		b = appendTime(b, c.At)
 	}
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Risk)), nil
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendTime writes t in ms since the epoch, 0 for the zero time.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixMilli())
+}
+
+var errTruncated = errors.New("corrupt customer record: truncated")
+
+// reader reads what MarshalBinary wrote after the state, remembering the
+// first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errTruncated
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errTruncated
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.err = errTruncated
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) time() time.Time {
+	if ms := r.varint(); ms != 0 {
+		return time.UnixMilli(ms).UTC()
+	}
+	return time.Time{}
+}
+
+func (r *reader) float() float64 {
+	if len(r.b) < 8 {
+		r.err = errTruncated
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return v
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote.
@@ -152,38 +233,20 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Record{State: s}
-	for _, f := range []*string{&r.Tier, &r.Level, &r.LastChange.EventID, &r.LastChange.Old, &r.LastChange.New} {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || uint64(len(rest)-k) < n {
-			return fmt.Errorf("corrupt customer record: truncated")
-		}
-		*f, rest = string(rest[k:k+int(n)]), rest[k+int(n):]
+	d := &reader{b: rest}
+	*r = Record{State: s, Tier: d.string(), Level: d.string(), TierSince: d.time(), EvaluatedAt: d.time(), Due: d.time()}
+	r.Value, r.Risk = d.varint(), d.float()
+	n := d.uvarint()
+	if n > MaxPending {
+		return fmt.Errorf("corrupt customer record: %d pending changes", n)
 	}
-	for _, t := range []*time.Time{&r.TierSince, &r.EvaluatedAt, &r.Due, &r.LastChange.At} {
-		ms, k := binary.Varint(rest)
-		if k <= 0 {
-			return fmt.Errorf("corrupt customer record: truncated")
-		}
-		if ms != 0 {
-			*t = time.UnixMilli(ms).UTC()
-		}
-		rest = rest[k:]
+	for range n {
+		r.Pending = append(r.Pending, Change{EventID: d.string(), Old: d.string(), New: d.string(), At: d.time()})
 	}
-	value, k := binary.Varint(rest)
-	if k <= 0 {
-		return fmt.Errorf("corrupt customer record: truncated")
+	if d.err == nil && len(d.b) > 0 {
+		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(d.b))
 	}
-	r.Value, rest = value, rest[k:]
-	if len(rest) != 9 || rest[0] > 1 {
-		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(rest))
-	}
-	r.Unpublished, rest = rest[0] == 1, rest[1:]
-	if len(rest) != 8 {
-		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(rest))
-	}
-	r.Risk = math.Float64frombits(binary.LittleEndian.Uint64(rest))
-	return nil
+	return d.err
 }
 
 // NextDue is when r, evaluated at now, is next due for evaluation.

@@ -25,23 +25,31 @@ func TestReevaluateRecordsTierChanges(t *testing.T) {
 	var r segment.Record
 	r.State.Apply(profile.Event{ID: "p1", At: now.Add(-time.Hour), Purchase: &profile.Money{Amount: 500, Currency: "USD"}})
 	r, ev, changed := eval.Reevaluate("t", r, now, "p1")
-	if !changed || r.Tier != "new" || r.LastChange != (segment.Change{EventID: "p1", Old: "", New: "new", At: now}) || !r.TierSince.Equal(now) {
+	first := segment.Change{EventID: "p1", Old: "", New: "new", At: now}
+	if !changed || r.Tier != "new" || !reflect.DeepEqual(r.Pending, []segment.Change{first}) || !r.TierSince.Equal(now) || !r.Due.Equal(now) {
 		t.Fatalf("first evaluation: changed %v, record %+v", changed, r)
 	}
-	if ev.Tier.Name != r.Tier || r.Level != "low" || r.Value != 500 || r.Risk != ev.Risk || !r.Due.After(now) {
+	if ev.Tier.Name != r.Tier || r.Level != "low" || r.Value != 500 || r.Risk != ev.Risk {
 		t.Errorf("record %+v does not hold the evaluation %+v", r, ev)
+	}
+	if p := eval.Published("t", r, now); len(p.Pending) != 0 || !p.Due.After(now) || len(r.Pending) != 1 {
+		t.Errorf("published: %+v (from %+v)", p, r)
 	}
 
 	later := now.Add(time.Hour)
-	r2, _, changed := eval.Reevaluate("t", r, later, "p2")
-	if changed || r2.LastChange != r.LastChange || !r2.TierSince.Equal(now) || !r2.EvaluatedAt.Equal(later) {
+	r2, _, changed := eval.Reevaluate("t", eval.Published("t", r, now), later, "p2")
+	if changed || len(r2.Pending) != 0 || !r2.TierSince.Equal(now) || !r2.EvaluatedAt.Equal(later) || !r2.Due.After(later) {
 		t.Errorf("an unchanged tier: changed %v, record %+v", changed, r2)
 	}
 
-	// Forty days on she is no longer new.
-	r3, _, changed := eval.Reevaluate("t", r2, now.Add(40*24*time.Hour), "sweep-1")
-	if !changed || r3.LastChange.Old != "new" || r3.LastChange.EventID != "sweep-1" || r3.Tier == "new" {
+	// Forty days on she is no longer new; an unpublished change stays
+	// pending before it.
+	r3, _, changed := eval.Reevaluate("t", r, now.Add(40*24*time.Hour), "sweep-1")
+	if !changed || len(r3.Pending) != 2 || r3.Pending[0] != first || r3.Pending[1].Old != "new" || r3.Pending[1].EventID != "sweep-1" || r3.Tier == "new" {
 		t.Errorf("after forty days: changed %v, record %+v", changed, r3)
+	}
+	if len(r.Pending) != 1 {
+		t.Errorf("re-evaluating a copy changed the original's pending changes: %+v", r.Pending)
 	}
 	if got := eval.At("t", &r3); got.Tier.Name != r3.Tier || got.Risk != r3.Risk {
 		t.Errorf("At gives %+v for %+v", got, r3)
@@ -53,7 +61,6 @@ func TestRecordEncodingRoundTrips(t *testing.T) {
 	var r segment.Record
 	r.State.Apply(profile.Event{ID: "f", At: now, Feedback: true, NPS: profile.Detractor, Complaint: true, Satisfaction: 20, Rated: 1})
 	r, _, _ = eval.Reevaluate("t", r, now, "f")
-	r.Unpublished = true
 	for _, want := range []segment.Record{{}, r} {
 		b, _ := want.MarshalBinary()
 		var got segment.Record

@@ -193,6 +193,12 @@ type Write struct {
 	Now time.Time
 }
 
+// Committed is the customer as w leaves it, once committed: what a write
+// that follows w must name as loaded.
+func Committed(w Write) *Loaded {
+	return &Loaded{Found: true, Record: *w.New, Version: w.Loaded.Version + 1, ErasedAt: w.Loaded.ErasedAt, tombstone: w.Loaded.tombstone}
+}
+
 // Commit applies one tenant's writes in one round trip and reports, for
 // each, whether it was committed (false: the customer changed since it was
 // loaded; load it again and recompute).
