@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 )
 
 // StreamMessages returns every message the stream holds, oldest first.
@@ -49,4 +52,19 @@ func WaitStream(tb testing.TB, js jetstream.JetStream, stream string, n int, tim
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// DeadLetters waits until the DEADLETTER stream holds n messages and
+// returns them by the message id of the message each one copies.
+func DeadLetters(tb testing.TB, js jetstream.JetStream, n int, timeout time.Duration) map[string]*eventsv1.DeadLetter {
+	tb.Helper()
+	out := map[string]*eventsv1.DeadLetter{}
+	for _, m := range WaitStream(tb, js, "DEADLETTER", n, timeout) {
+		dl := new(eventsv1.DeadLetter)
+		if err := proto.Unmarshal(m.Data, dl); err != nil {
+			tb.Fatal(err)
+		}
+		out[dl.Headers[jetstream.MsgIDHeader]] = dl
+	}
+	return out
 }

@@ -16,9 +16,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -93,28 +91,7 @@ func deps(t testing.TB, extra ...string) *harness {
 
 func (h *harness) run(t testing.TB) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, h.cfg, discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := a.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("scoring stopped with %v", err)
-		}
-	})
-	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc, _ := testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, discard()) })
 	h.client = scoringv1.NewScoringServiceClient(cc)
 }
 
@@ -348,14 +325,9 @@ func TestPoisonIsDeadLetteredAndTheNextEventFlows(t *testing.T) {
 	if id := scored[0].Received.Feedback.EventId; id != "good" {
 		t.Errorf("scored %q, want the good event", id)
 	}
-	dead := testkit.WaitStream(t, h.js, "DEADLETTER", 2, 10*time.Second)
 	reasons := map[string]string{}
-	for _, m := range dead {
-		var dl eventsv1.DeadLetter
-		if err := proto.Unmarshal(m.Data, &dl); err != nil {
-			t.Fatal(err)
-		}
-		reasons[dl.Headers[jetstream.MsgIDHeader]] = dl.Reason
+	for id, dl := range testkit.DeadLetters(t, h.js, 2, 10*time.Second) {
+		reasons[id] = dl.Reason
 		if dl.Consumer != "scoring" || dl.Stream != "FEEDBACK" {
 			t.Errorf("dead letter from %s/%s", dl.Stream, dl.Consumer)
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -97,32 +96,8 @@ func start(t testing.TB, extra ...string) *harness {
 
 func (h *harness) run(t testing.TB) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, h.cfg, discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := a.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	var stopped atomic.Bool
-	h.stop = func() {
-		if stopped.CompareAndSwap(false, true) {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("segmentation stopped with %v", err)
-			}
-		}
-	}
-	t.Cleanup(h.stop)
-	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	var cc *grpc.ClientConn
+	cc, h.stop = testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, discard()) })
 	h.client = segmentationv1.NewSegmentationServiceClient(cc)
 }
 

@@ -353,14 +353,9 @@ func TestPoisonIsDeadLetteredAndTheNextEventFlows(t *testing.T) {
 	if evs := evaluated(t, h, 1); evs[0].GetProfile().GetCustomerId() != "c1" {
 		t.Errorf("evaluated %v, want c1", evs[0].GetProfile())
 	}
-	dead := testkit.WaitStream(t, h.js, "DEADLETTER", 2, 10*time.Second)
 	reasons := map[string]string{}
-	for _, m := range dead {
-		var dl eventsv1.DeadLetter
-		if err := proto.Unmarshal(m.Data, &dl); err != nil {
-			t.Fatal(err)
-		}
-		reasons[dl.Headers[jetstream.MsgIDHeader]] = dl.Reason
+	for id, dl := range testkit.DeadLetters(t, h.js, 2, 10*time.Second) {
+		reasons[id] = dl.Reason
 		if dl.Consumer != "segmentation" || dl.Stream != "SCORED" {
 			t.Errorf("dead letter from %s/%s", dl.Stream, dl.Consumer)
 		}

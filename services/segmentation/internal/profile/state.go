@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
+	"maps"
 	"slices"
 	"time"
+
+	"github.com/feedloop/feedloop/services/segmentation/internal/codec"
 )
 
 // Windows over which event times are kept.
@@ -177,23 +179,18 @@ const stateVersion = 1
 func (s *State) AppendBinary(b []byte) []byte {
 	b = append(b, stateVersion)
 	for _, t := range []time.Time{s.FirstSeen, s.LastSeen, s.FirstPurchase, s.LastPurchase, s.LatestNPSAt} {
-		b = binary.AppendVarint(b, unixMilli(t))
+		b = codec.AppendTime(b, t)
 	}
 	b = binary.AppendVarint(b, s.Purchases)
 	b = binary.AppendVarint(b, s.Feedback)
 	b = binary.AppendVarint(b, s.Rated)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Satisfaction))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Trend))
+	b = codec.AppendFloat(b, s.Satisfaction)
+	b = codec.AppendFloat(b, s.Trend)
 	b = append(b, byte(s.LatestNPS))
-	b = appendString(b, s.LatestNPSID)
-	currencies := make([]string, 0, len(s.Spend))
-	for c := range s.Spend {
-		currencies = append(currencies, c)
-	}
-	slices.Sort(currencies) // one encoding per state
-	b = binary.AppendUvarint(b, uint64(len(currencies)))
-	for _, c := range currencies {
-		b = appendString(b, c)
+	b = codec.AppendString(b, s.LatestNPSID)
+	b = binary.AppendUvarint(b, uint64(len(s.Spend)))
+	for _, c := range slices.Sorted(maps.Keys(s.Spend)) { // one encoding per state
+		b = codec.AppendString(b, c)
 		b = binary.AppendVarint(b, s.Spend[c])
 	}
 	for _, times := range [][]int64{s.PurchaseTimes, s.DetractorTimes, s.ComplaintTimes} {
@@ -207,77 +204,8 @@ func (s *State) AppendBinary(b []byte) []byte {
 	return b
 }
 
-func unixMilli(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMilli(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("corrupt customer state")
-
-// decoder reads what AppendBinary wrote, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) float() float64 {
-	if v := d.bytes(8); v != nil {
-		return math.Float64frombits(binary.LittleEndian.Uint64(v))
-	}
-	return 0
-}
-
-func (d *decoder) string() string { return string(d.bytes(d.uvarint())) }
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated", errCorrupt)
-	}
-}
 
 // DecodeState reads a State AppendBinary wrote and returns the bytes after
 // it.
@@ -285,40 +213,40 @@ func DecodeState(b []byte) (State, []byte, error) {
 	if len(b) == 0 || b[0] != stateVersion {
 		return State{}, nil, fmt.Errorf("%w: unknown layout", errCorrupt)
 	}
-	d := &decoder{b: b[1:]}
+	d := &codec.Reader{B: b[1:]}
 	var s State
 	for _, t := range []*time.Time{&s.FirstSeen, &s.LastSeen, &s.FirstPurchase, &s.LastPurchase, &s.LatestNPSAt} {
-		*t = fromMilli(d.varint())
+		*t = d.Time()
 	}
-	s.Purchases, s.Feedback, s.Rated = d.varint(), d.varint(), d.varint()
-	s.Satisfaction, s.Trend = d.float(), d.float()
-	if nps := d.bytes(1); nps != nil && nps[0] <= uint8(Detractor) {
+	s.Purchases, s.Feedback, s.Rated = d.Varint(), d.Varint(), d.Varint()
+	s.Satisfaction, s.Trend = d.Float(), d.Float()
+	if nps := d.Bytes(1); nps != nil && nps[0] <= uint8(Detractor) {
 		s.LatestNPS = NPS(nps[0])
-	} else {
-		d.fail()
+	} else if d.Err == nil {
+		d.Err = errors.New("unknown NPS class")
 	}
-	s.LatestNPSID = d.string()
-	if n := d.uvarint(); n > 0 && d.err == nil {
+	s.LatestNPSID = d.String()
+	if n := d.Uvarint(); n > 0 && d.Err == nil {
 		s.Spend = make(map[string]int64, min(n, 16))
-		for range min(n, uint64(len(d.b))) {
-			c := d.string()
-			s.Spend[c] = d.varint()
+		for range min(n, uint64(len(d.B))) {
+			c := d.String()
+			s.Spend[c] = d.Varint()
 		}
 	}
 	for _, times := range []*[]int64{&s.PurchaseTimes, &s.DetractorTimes, &s.ComplaintTimes} {
-		n := d.uvarint()
+		n := d.Uvarint()
 		if n > MaxTimes {
-			d.fail()
+			d.Err = fmt.Errorf("%d times, more than %d", n, MaxTimes)
 			break
 		}
 		prev := int64(0)
 		for range n {
-			prev += d.varint()
+			prev += d.Varint()
 			*times = append(*times, prev)
 		}
 	}
-	if d.err != nil {
-		return State{}, nil, d.err
+	if d.Err != nil {
+		return State{}, nil, fmt.Errorf("%w: %v", errCorrupt, d.Err)
 	}
-	return s, d.b, nil
+	return s, d.B, nil
 }

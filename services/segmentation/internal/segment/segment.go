@@ -7,11 +7,10 @@ package segment
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"math"
 	"time"
 
+	"github.com/feedloop/feedloop/services/segmentation/internal/codec"
 	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
 	"github.com/feedloop/feedloop/services/segmentation/internal/tiers"
 )
@@ -116,7 +115,7 @@ func (e *Evaluator) Reevaluate(tenant string, r Record, now time.Time, cause str
 		r.Tier, r.TierSince = ev.Tier.Name, now
 	}
 	r.Level, r.Risk, r.Value, r.EvaluatedAt = ev.Level, ev.Risk, ev.Facts.Monetary, now
-	r.Due = e.NextDue(tenant, &r, now)
+	r.Due = e.configs.For(tenant).NextChange(ev.Facts, now)
 	if len(r.Pending) > 0 {
 		r.Due = now
 	}
@@ -143,88 +142,19 @@ func (e *Evaluator) At(tenant string, r *Record) Evaluation {
 // MarshalBinary encodes r.
 func (r *Record) MarshalBinary() ([]byte, error) {
 	b := r.State.AppendBinary(make([]byte, 0, 128))
-	b = appendString(b, r.Tier)
-	b = appendString(b, r.Level)
+	b = codec.AppendString(b, r.Tier)
+	b = codec.AppendString(b, r.Level)
 	for _, t := range []time.Time{r.TierSince, r.EvaluatedAt, r.Due} {
-		b = appendTime(b, t)
+		b = codec.AppendTime(b, t)
 	}
 	b = binary.AppendVarint(b, r.Value)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Risk))
+	b = codec.AppendFloat(b, r.Risk)
 	b = binary.AppendUvarint(b, uint64(len(r.Pending)))
 	for _, c := range r.Pending {
-		b = appendString(appendString(appendString(b, c.EventID), c.Old), c.New)
-		b = appendTime(b, c.At)
+		b = codec.AppendString(codec.AppendString(codec.AppendString(b, c.EventID), c.Old), c.New)
+		b = codec.AppendTime(b, c.At)
 	}
 	return b, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// appendTime writes t in ms since the epoch, 0 for the zero time.
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return binary.AppendVarint(b, 0)
-	}
-	return binary.AppendVarint(b, t.UnixMilli())
-}
-
-var errTruncated = errors.New("corrupt customer record: truncated")
-
-// reader reads what MarshalBinary wrote after the state, remembering the
-// first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if r.err != nil || uint64(len(r.b)) < n {
-		r.err = errTruncated
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) time() time.Time {
-	if ms := r.varint(); ms != 0 {
-		return time.UnixMilli(ms).UTC()
-	}
-	return time.Time{}
-}
-
-func (r *reader) float() float64 {
-	if len(r.b) < 8 {
-		r.err = errTruncated
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-	r.b = r.b[8:]
-	return v
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote.
@@ -233,20 +163,23 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	d := &reader{b: rest}
-	*r = Record{State: s, Tier: d.string(), Level: d.string(), TierSince: d.time(), EvaluatedAt: d.time(), Due: d.time()}
-	r.Value, r.Risk = d.varint(), d.float()
-	n := d.uvarint()
+	d := &codec.Reader{B: rest}
+	*r = Record{State: s, Tier: d.String(), Level: d.String(), TierSince: d.Time(), EvaluatedAt: d.Time(), Due: d.Time()}
+	r.Value, r.Risk = d.Varint(), d.Float()
+	n := d.Uvarint()
 	if n > MaxPending {
 		return fmt.Errorf("corrupt customer record: %d pending changes", n)
 	}
 	for range n {
-		r.Pending = append(r.Pending, Change{EventID: d.string(), Old: d.string(), New: d.string(), At: d.time()})
+		r.Pending = append(r.Pending, Change{EventID: d.String(), Old: d.String(), New: d.String(), At: d.Time()})
 	}
-	if d.err == nil && len(d.b) > 0 {
-		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) > 0 {
+		return fmt.Errorf("corrupt customer record: %d trailing bytes", len(d.B))
 	}
-	return d.err
+	if d.Err != nil {
+		return fmt.Errorf("corrupt customer record: %w", d.Err)
+	}
+	return nil
 }
 
 // NextDue is when r, evaluated at now, is next due for evaluation.

@@ -360,13 +360,20 @@ func indexOps(b *scriptBuilder, tenant, id string, old, cur *entry) {
 		for k, v := range cur.reportFields() {
 			delta[k] += v
 		}
-		if old == nil || *old != *cur {
+		// Only what changed is written: a write that merely clears
+		// published tier changes moves the due time alone.
+		moved := old == nil || old.tier != cur.tier
+		if moved || old.risk != cur.risk {
 			b.op("Z", indexKey(tenant, byRisk), cur.risk, id)
-			b.op("Z", indexKey(tenant, byValue), cur.value, id)
 			b.op("Z", tierKey(tenant, cur.tier, byRisk), cur.risk, id)
+		}
+		if moved || old.value != cur.value {
+			b.op("Z", indexKey(tenant, byValue), cur.value, id)
 			b.op("Z", tierKey(tenant, cur.tier, byValue), cur.value, id)
 		}
-		b.op("Z", dueKey(tenant), cur.due.UnixMilli(), id)
+		if old == nil || !old.due.Equal(cur.due) {
+			b.op("Z", dueKey(tenant), cur.due.UnixMilli(), id)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(delta)) {
 		v := delta[k]
