@@ -186,6 +186,9 @@ func (c Config) Churn(f Facts, now time.Time) (float64, []Reason) {
 func describe(code string, f Facts, x features) string {
 	switch code {
 	case "recency_vs_rhythm":
+		if f.LastPurchase.IsZero() {
+			return fmt.Sprintf("no purchase yet: %.1f× the usual interval since first seen", x.overdue)
+		}
 		return fmt.Sprintf("next purchase overdue: %.1f× their usual interval since the last", x.overdue)
 	case "frequency_drop":
 		return fmt.Sprintf("bought %.0f%% less often in the last 90 days than their yearly pace", 100*x.frequencyDrop)
