@@ -237,6 +237,9 @@ func TestScoredFeedbackUpdatesTheProfileAndIsPublishedEvaluated(t *testing.T) {
 	if !proto.Equal(got, want) {
 		t.Errorf("profile\n got %v\nwant %v", got, want)
 	}
+	if last.GetPreviousChurnRisk() != champion.GetChurnRisk().GetScore() || last.GetPreviousChurnRisk() == p.GetChurnRisk().GetScore() {
+		t.Errorf("previous churn risk %v; the champion's was %v, now %v", last.GetPreviousChurnRisk(), champion.GetChurnRisk().GetScore(), p.GetChurnRisk().GetScore())
+	}
 	if last.GetPreviousTier() != "champion" || p.GetTierSince().AsTime() != t0 || p.GetLastSeen().AsTime() != t0 {
 		t.Errorf("previous tier %q, tier since %v, last seen %v", last.GetPreviousTier(), p.GetTierSince().AsTime(), p.GetLastSeen().AsTime())
 	}

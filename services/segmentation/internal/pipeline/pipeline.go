@@ -246,15 +246,15 @@ func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, no
 					prev = c.Old
 				}
 			}
-			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, p.eval.At(tenant, &r), prev))
+			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, p.eval.At(tenant, &r), prev, r.Risk))
 		case !l.ErasedAt.IsZero() && !e.received.After(l.ErasedAt):
 			// Received before the customer was erased: not theirs to keep.
 		default:
 			r.State.Apply(e.domain)
-			prev := r.Tier
+			prev, prevRisk := r.Tier, r.Risk
 			var ev segment.Evaluation
 			r, ev, _ = p.eval.Reevaluate(tenant, r, now, e.domain.ID)
-			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, ev, prev))
+			e.outs = append(e.outs, p.evaluated(tenant, id, e, &r, ev, prev, prevRisk))
 			applied = append(applied, e.domain.ID)
 		}
 	}
@@ -265,8 +265,8 @@ func (p *Pipeline) evaluate(tenant, id string, l *store.Loaded, evs []*event, no
 	return r, applied
 }
 
-func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev segment.Evaluation, prev string) bus.Outgoing {
-	msg := &eventsv1.CustomerEvaluated{TenantId: tenant, Profile: segment.Proto(id, r, ev), PreviousTier: prev}
+func (p *Pipeline) evaluated(tenant, id string, e *event, r *segment.Record, ev segment.Evaluation, prev string, prevRisk float64) bus.Outgoing {
+	msg := &eventsv1.CustomerEvaluated{TenantId: tenant, Profile: segment.Proto(id, r, ev), PreviousTier: prev, PreviousChurnRisk: prevRisk}
 	e.cause(msg)
 	return bus.Outgoing{
 		Subject: bus.Subject(bus.CustomerEvaluated, tenant),

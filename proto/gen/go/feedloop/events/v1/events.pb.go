@@ -237,9 +237,12 @@ type CustomerEvaluated struct {
 	// The profile after this event, with tier and value level.
 	Profile *v12.CustomerProfile `protobuf:"bytes,4,opt,name=profile,proto3" json:"profile,omitempty"`
 	// The tier before this event; equal to profile.tier when unchanged.
-	PreviousTier  string `protobuf:"bytes,5,opt,name=previous_tier,json=previousTier,proto3" json:"previous_tier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PreviousTier string `protobuf:"bytes,5,opt,name=previous_tier,json=previousTier,proto3" json:"previous_tier,omitempty"`
+	// The churn risk before this event (0 for a new customer), so that rules
+	// can see a threshold crossed.
+	PreviousChurnRisk float64 `protobuf:"fixed64,6,opt,name=previous_churn_risk,json=previousChurnRisk,proto3" json:"previous_churn_risk,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CustomerEvaluated) Reset() {
@@ -316,6 +319,13 @@ func (x *CustomerEvaluated) GetPreviousTier() string {
 		return x.PreviousTier
 	}
 	return ""
+}
+
+func (x *CustomerEvaluated) GetPreviousChurnRisk() float64 {
+	if x != nil {
+		return x.PreviousChurnRisk
+	}
+	return 0
 }
 
 type isCustomerEvaluated_Cause interface {
@@ -721,13 +731,14 @@ const file_feedloop_events_v1_events_proto_rawDesc = "" +
 	"\x0eFeedbackScored\x12@\n" +
 	"\breceived\x18\x01 \x01(\v2$.feedloop.events.v1.FeedbackReceivedR\breceived\x123\n" +
 	"\x06scores\x18\x02 \x01(\v2\x1b.feedloop.scoring.v1.ScoresR\x06scores\x12?\n" +
-	"\bcustomer\x18\x03 \x01(\v2#.feedloop.scoring.v1.CustomerScoresR\bcustomer\"\xa9\x02\n" +
+	"\bcustomer\x18\x03 \x01(\v2#.feedloop.scoring.v1.CustomerScoresR\bcustomer\"\xd9\x02\n" +
 	"\x11CustomerEvaluated\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12@\n" +
 	"\bfeedback\x18\x02 \x01(\v2\".feedloop.events.v1.FeedbackScoredH\x00R\bfeedback\x12B\n" +
 	"\bactivity\x18\x03 \x01(\v2$.feedloop.events.v1.ActivityReceivedH\x00R\bactivity\x12C\n" +
 	"\aprofile\x18\x04 \x01(\v2).feedloop.segmentation.v1.CustomerProfileR\aprofile\x12#\n" +
-	"\rprevious_tier\x18\x05 \x01(\tR\fpreviousTierB\a\n" +
+	"\rprevious_tier\x18\x05 \x01(\tR\fpreviousTier\x12.\n" +
+	"\x13previous_churn_risk\x18\x06 \x01(\x01R\x11previousChurnRiskB\a\n" +
 	"\x05cause\"\x93\x02\n" +
 	"\vTierChanged\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
