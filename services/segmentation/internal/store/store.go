@@ -3,13 +3,13 @@
 // customers by tier, churn risk, value and due time, the tier report's
 // counters, and the tombstones of erased customers.
 //
-// Writers read customers, compute in Go, and commit with commit.lua, which
-// applies a customer's writes only when its version and tombstone are still
-// the ones read (optimistic concurrency): the record, the event-id guards,
-// the index entries and the report counters change together. Values are
-// checked in Go before they are sent, and the version is written last, so
-// a script that fails halfway (Redis does not roll back) leaves the
-// customer to be recomputed and written again.
+// Writers read customers, compute in Go, and commit with redisx.Writes,
+// which applies a customer's writes only when its version and tombstone are
+// still the ones read (optimistic concurrency): the record, the event-id
+// guards, the index entries and the report counters change together.
+// Values are checked in Go before they are sent, and the version is written
+// last, so a script that fails halfway (Redis does not roll back) leaves
+// the customer to be recomputed and written again.
 //
 // Keys (all of a tenant's keys share the hash tag {<tenant>}, so one script
 // can update a customer and the tenant's indexes on Redis Cluster):
@@ -27,7 +27,6 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,11 +42,6 @@ import (
 	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
 	"github.com/feedloop/feedloop/services/segmentation/internal/segment"
 )
-
-//go:embed commit.lua
-var commitSource string
-
-var commitScript = redisx.NewScript(commitSource)
 
 // TenantsKey lists the tenants that have customers.
 const TenantsKey = "fl:seg:tenants"
@@ -104,10 +98,10 @@ type Loaded struct {
 	// true and Record empty): no retry can help, and only an erasure
 	// writes over it.
 	Corrupt error
-	// tombstone is the tombstone as read: a write commits only if it is
-	// unchanged, so no writer that loaded before an erasure commits after
-	// it.
-	tombstone string
+	// version and tombstone are the version field and the tombstone as
+	// read ("" when absent): a write commits only if both are unchanged,
+	// so no writer that loaded before an erasure commits after it.
+	version, tombstone string
 }
 
 // ErrCorrupt marks a customer record that cannot be decoded: retrying
@@ -144,7 +138,7 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 		}
 		v := hashes[i].Val()
 		if version, ok := v[0].(string); ok {
-			l.Found = true
+			l.Found, l.version = true, version
 			if l.Version, err = strconv.ParseInt(version, 10, 64); err != nil {
 				l.Corrupt = fmt.Errorf("%w: customer %s: version %q", ErrCorrupt, id, version)
 			} else {
@@ -196,16 +190,15 @@ type Write struct {
 // Committed is the customer as w leaves it, once committed: what a write
 // that follows w must name as loaded.
 func Committed(w Write) *Loaded {
-	return &Loaded{Found: true, Record: *w.New, Version: w.Loaded.Version + 1, ErasedAt: w.Loaded.ErasedAt, tombstone: w.Loaded.tombstone}
+	v := w.Loaded.Version + 1
+	return &Loaded{Found: true, Record: *w.New, Version: v, version: strconv.FormatInt(v, 10), ErasedAt: w.Loaded.ErasedAt, tombstone: w.Loaded.tombstone}
 }
 
 // Commit applies one tenant's writes in one round trip and reports, for
 // each, whether it was committed (false: the customer changed since it was
 // loaded; load it again and recompute).
 func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, error) {
-	var b scriptBuilder
-	b.keys = map[string]int{}
-	b.args = []any{len(ws)}
+	var b redisx.Writes
 	fresh := false
 	for _, w := range ws {
 		if err := s.section(&b, tenant, w); err != nil {
@@ -213,54 +206,19 @@ func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, 
 		}
 		fresh = fresh || (!w.Loaded.Found && w.New != nil)
 	}
-	var cmd *redis.Cmd
-	_, err := redisx.Pipelined(ctx, s.rdb, []*redisx.Script{commitScript}, func(p redis.Pipeliner) {
+	done, err := b.Run(ctx, s.rdb, func(p redis.Pipeliner) {
 		if fresh {
 			p.SAdd(ctx, TenantsKey, tenant)
 		}
-		cmd = commitScript.Queue(ctx, p, b.keyList, b.args...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commit customers of %s: %w", tenant, err)
 	}
-	replies, ok := cmd.Val().([]any)
-	if !ok || len(replies) != len(ws) {
-		return nil, fmt.Errorf("commit customers of %s: unexpected reply %v", tenant, cmd.Val())
-	}
-	done := make([]bool, len(ws))
-	for i, r := range replies {
-		done[i] = r == int64(1)
-	}
 	return done, nil
 }
 
-// scriptBuilder lays out commit.lua's keys and arguments.
-type scriptBuilder struct {
-	keys    map[string]int
-	keyList []string
-	args    []any
-	ops     int
-}
-
-func (b *scriptBuilder) key(k string) int {
-	if i, ok := b.keys[k]; ok {
-		return i
-	}
-	b.keyList = append(b.keyList, k)
-	b.keys[k] = len(b.keyList)
-	return len(b.keyList)
-}
-
-func (b *scriptBuilder) op(code, key string, x, y any) {
-	b.args = append(b.args, code, b.key(key), x, y)
-	b.ops++
-}
-
-func (s *Store) section(b *scriptBuilder, tenant string, w Write) error {
+func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 	ck, tomb := customerKey(tenant, w.Customer), tombstone(w.Customer)
-	b.args = append(b.args, b.key(ck), w.Loaded.Version, b.key(erasedKey(tenant)), tomb, w.Loaded.tombstone, 0)
-	count := len(b.args) - 1 // the op count, filled in below
-	b.ops = 0
 	var old, cur *entry
 	if w.Loaded.Found && w.Loaded.Corrupt == nil {
 		old = entryOf(&w.Loaded.Record)
@@ -271,27 +229,27 @@ func (s *Store) section(b *scriptBuilder, tenant string, w Write) error {
 			return fmt.Errorf("customer %s: churn risk %v or satisfaction %v is not a number", w.Customer, cur.risk, cur.sat)
 		}
 	}
+	b.Section(redisx.Cond{Key: ck, Field: "v", Want: w.Loaded.version}, redisx.Cond{Key: erasedKey(tenant), Field: tomb, Want: w.Loaded.tombstone})
 	// Index moves and guards first: applying them twice is harmless. The
 	// counters next, then the record and, last, the version.
 	indexOps(b, tenant, w.Customer, old, cur)
 	if w.New == nil {
-		b.op("D", guardKey(tenant, w.Customer), "", "")
-		b.op("H", erasedKey(tenant), tomb, w.Now.UnixMilli())
-		b.op("D", ck, "", "")
-	} else {
-		if len(w.Events) > 0 {
-			gk, now := guardKey(tenant, w.Customer), w.Now.UnixMilli()
-			for _, id := range w.Events {
-				b.op("Z", gk, now, id)
-			}
-			b.op("T", gk, now-s.guardTTL.Milliseconds(), "")
-			b.op("P", gk, s.guardTTL.Milliseconds(), "")
-		}
-		blob, _ := w.New.MarshalBinary()
-		b.op("H", ck, "r", blob)
-		b.op("H", ck, "v", w.Loaded.Version+1)
+		b.Del(guardKey(tenant, w.Customer))
+		b.HSet(erasedKey(tenant), tomb, w.Now.UnixMilli())
+		b.Del(ck)
+		return nil
 	}
-	b.args[count] = b.ops
+	if len(w.Events) > 0 {
+		gk, now := guardKey(tenant, w.Customer), w.Now.UnixMilli()
+		for _, id := range w.Events {
+			b.ZAdd(gk, now, id)
+		}
+		b.ZTrim(gk, now-s.guardTTL.Milliseconds())
+		b.PExpire(gk, s.guardTTL.Milliseconds())
+	}
+	blob, _ := w.New.MarshalBinary()
+	b.HSet(ck, "r", blob)
+	b.HSet(ck, "v", w.Loaded.Version+1)
 	return nil
 }
 
@@ -341,21 +299,21 @@ func (e *entry) reportFields() map[string]int64 {
 
 // indexOps moves a customer's index entries and report counters from old
 // to cur (either may be nil: a new or an erased customer).
-func indexOps(b *scriptBuilder, tenant, id string, old, cur *entry) {
+func indexOps(b *redisx.Writes, tenant, id string, old, cur *entry) {
 	delta := map[string]int64{}
 	if old != nil {
 		for k, v := range old.reportFields() {
 			delta[k] -= v
 		}
 		if cur == nil || old.tier != cur.tier {
-			b.op("R", tierKey(tenant, old.tier, byRisk), id, "")
-			b.op("R", tierKey(tenant, old.tier, byValue), id, "")
+			b.ZRem(tierKey(tenant, old.tier, byRisk), id)
+			b.ZRem(tierKey(tenant, old.tier, byValue), id)
 		}
 	}
 	if cur == nil {
-		b.op("R", indexKey(tenant, byRisk), id, "")
-		b.op("R", indexKey(tenant, byValue), id, "")
-		b.op("R", dueKey(tenant), id, "")
+		b.ZRem(indexKey(tenant, byRisk), id)
+		b.ZRem(indexKey(tenant, byValue), id)
+		b.ZRem(dueKey(tenant), id)
 	} else {
 		for k, v := range cur.reportFields() {
 			delta[k] += v
@@ -364,21 +322,21 @@ func indexOps(b *scriptBuilder, tenant, id string, old, cur *entry) {
 		// published tier changes moves the due time alone.
 		moved := old == nil || old.tier != cur.tier
 		if moved || old.risk != cur.risk {
-			b.op("Z", indexKey(tenant, byRisk), cur.risk, id)
-			b.op("Z", tierKey(tenant, cur.tier, byRisk), cur.risk, id)
+			b.ZAdd(indexKey(tenant, byRisk), cur.risk, id)
+			b.ZAdd(tierKey(tenant, cur.tier, byRisk), cur.risk, id)
 		}
 		if moved || old.value != cur.value {
-			b.op("Z", indexKey(tenant, byValue), cur.value, id)
-			b.op("Z", tierKey(tenant, cur.tier, byValue), cur.value, id)
+			b.ZAdd(indexKey(tenant, byValue), cur.value, id)
+			b.ZAdd(tierKey(tenant, cur.tier, byValue), cur.value, id)
 		}
 		if old == nil || !old.due.Equal(cur.due) {
-			b.op("Z", dueKey(tenant), cur.due.UnixMilli(), id)
+			b.ZAdd(dueKey(tenant), cur.due.UnixMilli(), id)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(delta)) {
 		v := delta[k]
 		if v != 0 {
-			b.op("I", reportKey(tenant), k, v)
+			b.HIncrBy(reportKey(tenant), k, v)
 		}
 	}
 }
