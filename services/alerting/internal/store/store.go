@@ -1,0 +1,285 @@
+// Package store keeps alerting's recovery cases in Redis: one record per
+// case, each customer's latest case, the event ids applied to a customer,
+// and the sorted-set indexes that list cases newest first (all, per state,
+// per customer) and the scheduler's due times.
+//
+// Writers read, decide in Go (cases.Decide and the transitions), and commit
+// with redisx.Writes: a write applies only if what it read is unchanged —
+// the case's version, and, for a write that opens a case, the customer's
+// latest-case pointer — so replicas and the API never lose each other's
+// updates. The version is written last.
+//
+// Keys (a tenant's keys share the hash tag {<tenant>}, as in the other
+// services):
+//
+//	fl:{<t>}:alert:case:<case id>     hash: v (version), r (the case, JSON)
+//	fl:{<t>}:alert:latest:<customer>  hash: case (the customer's latest case id)
+//	fl:{<t>}:alert:g:<customer>       sorted set: applied event ids by time applied, kept GuardTTL
+//	fl:{<t>}:alert:cases              sorted set: every case by opening time
+//	fl:{<t>}:alert:state:<state>      sorted set: the cases in a state, by opening time
+//	fl:{<t>}:alert:customer:<id>      sorted set: a customer's cases, by opening time
+//	fl:{<t>}:alert:due                sorted set: cases by when the scheduler must look at them
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/feedloop/feedloop/pkg/redisx"
+	"github.com/feedloop/feedloop/services/alerting/internal/cases"
+)
+
+// Store reads and writes cases.
+type Store struct {
+	rdb      redis.Cmdable
+	guardTTL time.Duration
+}
+
+// New returns a store on rdb; guardTTL is how long applied event ids are
+// remembered (longer than any redelivery takes).
+func New(rdb redis.Cmdable, guardTTL time.Duration) *Store {
+	return &Store{rdb: rdb, guardTTL: guardTTL}
+}
+
+func prefix(tenant string) string              { return "fl:{" + tenant + "}:alert:" }
+func caseKey(tenant, id string) string         { return prefix(tenant) + "case:" + id }
+func latestKey(tenant, customer string) string { return prefix(tenant) + "latest:" + customer }
+func guardKey(tenant, customer string) string  { return prefix(tenant) + "g:" + customer }
+func allKey(tenant string) string              { return prefix(tenant) + "cases" }
+func stateKey(tenant string, s cases.State) string {
+	return prefix(tenant) + "state:" + s.String()
+}
+func customerKey(tenant, customer string) string { return prefix(tenant) + "customer:" + customer }
+func dueKey(tenant string) string                { return prefix(tenant) + "due" }
+
+// CaseID is the id of the case event opened for customer: derived from
+// both, so a redelivered opening event names the same case.
+func CaseID(customer, eventID string) string {
+	h := sha256.Sum256([]byte(customer + "\x00" + eventID))
+	return hex.EncodeToString(h[:10])
+}
+
+// ErrCorrupt marks a case record that cannot be decoded.
+var ErrCorrupt = errors.New("corrupt case record")
+
+// Loaded is a case as read (Case nil when there is none), with what a write
+// of it must find unchanged.
+type Loaded struct {
+	Case    *cases.Case
+	version string
+	// pointer is the customer's latest case id as read (Load only).
+	pointer string
+	// Seen holds the event ids asked about that were applied before.
+	Seen map[string]bool
+}
+
+// Load reads each customer's latest case and which of events[i] were
+// applied to customers[i]. One round trip, and a second for the cases.
+func (s *Store) Load(ctx context.Context, tenant string, customers []string, events [][]string) ([]Loaded, error) {
+	pointers := make([]*redis.StringCmd, len(customers))
+	guards := make([]*redis.FloatSliceCmd, len(customers))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range customers {
+			pointers[i] = p.HGet(ctx, latestKey(tenant, c), "case")
+			guards[i] = redis.NewFloatSliceCmd(ctx)
+			if i < len(events) && len(events[i]) > 0 {
+				guards[i] = p.ZMScore(ctx, guardKey(tenant, c), events[i]...)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load customers' cases: %w", err)
+	}
+	out := make([]Loaded, len(customers))
+	ids := make([]string, 0, len(customers))
+	for i := range customers {
+		if err := errors.Join(ignoreNil(pointers[i].Err()), guards[i].Err()); err != nil {
+			return nil, fmt.Errorf("load customer %s: %w", customers[i], err)
+		}
+		out[i].pointer = pointers[i].Val()
+		if out[i].pointer != "" {
+			ids = append(ids, out[i].pointer)
+		}
+		for j, score := range guards[i].Val() {
+			if score > 0 { // ZMSCORE's nil reads as 0; guards are scored by time
+				if out[i].Seen == nil {
+					out[i].Seen = map[string]bool{}
+				}
+				out[i].Seen[events[i][j]] = true
+			}
+		}
+	}
+	read, err := s.cases(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if id := out[i].pointer; id != "" {
+			l := read[id]
+			out[i].Case, out[i].version = l.Case, l.version
+		}
+	}
+	return out, nil
+}
+
+// Get reads one case; its Case is nil when there is no such case.
+func (s *Store) Get(ctx context.Context, tenant, id string) (Loaded, error) {
+	read, err := s.cases(ctx, tenant, []string{id})
+	return read[id], err
+}
+
+// cases reads cases by id.
+func (s *Store) cases(ctx context.Context, tenant string, ids []string) (map[string]Loaded, error) {
+	out := make(map[string]Loaded, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, caseKey(tenant, id), "v", "r")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read cases: %w", err)
+	}
+	for i, id := range ids {
+		v := cmds[i].Val()
+		version, ok := v[0].(string)
+		if !ok {
+			out[id] = Loaded{}
+			continue
+		}
+		blob, _ := v[1].(string)
+		c := new(cases.Case)
+		if err := json.Unmarshal([]byte(blob), c); err != nil {
+			return nil, fmt.Errorf("%w %s: %v", ErrCorrupt, id, err)
+		}
+		out[id] = Loaded{Case: c, version: version}
+	}
+	return out, nil
+}
+
+func ignoreNil(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// Write changes one case: New, the case after the change, replacing
+// Loaded.Case when it is the same case, or opening a new one (New.ID
+// empty: the store names it with CaseID) as the customer's latest. Events
+// are the ids of the events the change applies.
+type Write struct {
+	Loaded *Loaded
+	New    *cases.Case
+	Events []string
+	// Now is when the write is made: the guards' time.
+	Now time.Time
+}
+
+// Commit applies one tenant's writes in one round trip and reports, for
+// each, whether it was committed (false: what it read changed since; read
+// again and decide again). New cases get their ids.
+func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, error) {
+	var b redisx.Writes
+	for _, w := range ws {
+		if err := s.section(&b, tenant, w); err != nil {
+			return nil, err
+		}
+	}
+	done, err := b.Run(ctx, s.rdb, nil)
+	if err != nil {
+		return nil, fmt.Errorf("commit cases of %s: %w", tenant, err)
+	}
+	return done, nil
+}
+
+func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
+	c, old := w.New, w.Loaded.Case
+	opening := c.ID == ""
+	if opening {
+		c.ID = CaseID(c.CustomerID, c.FirstEventID)
+	}
+	blob, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("case %s: %w", c.ID, err)
+	}
+	ck := caseKey(tenant, c.ID)
+	version := int64(0)
+	if opening {
+		// The customer's latest case must still be the one read, and the
+		// new case must not exist yet.
+		b.Section(redisx.Cond{Key: latestKey(tenant, c.CustomerID), Field: "case", Want: w.Loaded.pointer},
+			redisx.Cond{Key: ck, Field: "v", Want: ""})
+		old = nil
+	} else {
+		if old == nil || old.ID != c.ID {
+			return fmt.Errorf("case %s: a write of an existing case needs it loaded", c.ID)
+		}
+		b.Section(redisx.Cond{Key: ck, Field: "v", Want: w.Loaded.version})
+		if version, err = strconv.ParseInt(w.Loaded.version, 10, 64); err != nil {
+			return fmt.Errorf("%w %s: version %q", ErrCorrupt, c.ID, w.Loaded.version)
+		}
+	}
+	opened := c.OpenedAt.UnixMilli()
+	if old == nil {
+		b.ZAdd(allKey(tenant), opened, c.ID)
+		b.ZAdd(customerKey(tenant, c.CustomerID), opened, c.ID)
+	}
+	if old == nil || old.State != c.State {
+		if old != nil {
+			b.ZRem(stateKey(tenant, old.State), c.ID)
+		}
+		b.ZAdd(stateKey(tenant, c.State), opened, c.ID)
+	}
+	if due, ok := Due(c); ok {
+		b.ZAdd(dueKey(tenant), due.UnixMilli(), c.ID)
+	} else if old != nil {
+		b.ZRem(dueKey(tenant), c.ID)
+	}
+	if len(w.Events) > 0 {
+		gk, now := guardKey(tenant, c.CustomerID), w.Now.UnixMilli()
+		for _, id := range w.Events {
+			b.ZAdd(gk, now, id)
+		}
+		b.ZTrim(gk, now-s.guardTTL.Milliseconds())
+		b.PExpire(gk, s.guardTTL.Milliseconds())
+	}
+	b.HSet(ck, "r", blob)
+	if opening {
+		b.HSet(latestKey(tenant, c.CustomerID), "case", c.ID)
+	}
+	b.HSet(ck, "v", version+1)
+	return nil
+}
+
+// Due is when the scheduler must next look at c: its acknowledge deadline
+// while it is open (to escalate it), its follow-up time once resolved; ok
+// is false when nothing is scheduled.
+func Due(c *cases.Case) (time.Time, bool) {
+	switch {
+	case c.State == cases.Open:
+		return c.AcknowledgeBy, true
+	case c.State == cases.Resolved && !c.FollowUpAt.IsZero():
+		return c.FollowUpAt, true
+	}
+	return time.Time{}, false
+}
+
+// DueCases returns up to n cases due at now, earliest first.
+func (s *Store) DueCases(ctx context.Context, tenant string, now time.Time, n int) ([]string, error) {
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: dueKey(tenant), ByScore: true, Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(n),
+	}).Result()
+}
