@@ -60,17 +60,6 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 	return nil
 }
 
-// HealthOnly runs a service that has no API of its own yet: a gRPC server
-// with health and reflection, stopped cleanly on SIGTERM. Services that are
-// still placeholders call it from main.
-func HealthOnly(name, version, defaultMetricsAddr, defaultGRPCAddr string) {
-	Main(name, version, defaultMetricsAddr, Assemble(
-		func(env *config.Env) grpcx.Config { return grpcx.ConfigFromEnv(env, defaultGRPCAddr) },
-		func(_ context.Context, cfg grpcx.Config, log *slog.Logger) (*grpcx.Server, error) {
-			return grpcx.New(cfg, log)
-		}))
-}
-
 // Serve runs a service's gRPC server and its consumer loops until ctx ends
 // or one of them fails. Then it stops them all together: the server turns
 // NOT_SERVING and finishes in-flight calls while the consumers drain (each

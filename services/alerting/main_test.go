@@ -7,6 +7,10 @@ import (
 	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
+// The CUSTOMERS stream alerting consumes is not created here: it serves
+// while it waits for segmentation to create it, and stops cleanly meanwhile.
 func TestServesHealthAndStopsOnSIGTERM(t *testing.T) {
-	testkit.CheckLifecycle(t, testkit.Build(t, "."), "", 10*time.Second)
+	ns, redis := testkit.StartJetStream(t), testkit.StartRedis(t)
+	testkit.CheckLifecycle(t, testkit.Build(t, "."), "", 30*time.Second,
+		"FEEDLOOP_NATS_URL="+ns.ClientURL(), "FEEDLOOP_REDIS_URL="+redis.URL)
 }

@@ -177,8 +177,8 @@ func ignoreNil(err error) error {
 }
 
 // Write changes one case: New, the case after the change, replacing
-// Loaded.Case when it is the same case, or opening a new one (New.ID
-// empty: the store names it with CaseID) as the customer's latest. Events
+// Loaded.Case when it is the same case, or else opening it as the
+// customer's latest (an empty New.ID is named with CaseID). Events
 // are the ids of the events the change applies.
 type Write struct {
 	Loaded *Loaded
@@ -207,10 +207,10 @@ func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, 
 
 func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 	c, old := w.New, w.Loaded.Case
-	opening := c.ID == ""
-	if opening {
+	if c.ID == "" {
 		c.ID = CaseID(c.CustomerID, c.FirstEventID)
 	}
+	opening := old == nil || old.ID != c.ID
 	blob, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("case %s: %w", c.ID, err)
@@ -224,9 +224,6 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 			redisx.Cond{Key: ck, Field: "v", Want: ""})
 		old = nil
 	} else {
-		if old == nil || old.ID != c.ID {
-			return fmt.Errorf("case %s: a write of an existing case needs it loaded", c.ID)
-		}
 		b.Section(redisx.Cond{Key: ck, Field: "v", Want: w.Loaded.version})
 		if version, err = strconv.ParseInt(w.Loaded.version, 10, 64); err != nil {
 			return fmt.Errorf("%w %s: version %q", ErrCorrupt, c.ID, w.Loaded.version)
