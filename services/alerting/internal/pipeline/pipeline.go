@@ -13,8 +13,8 @@ import (
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
-	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/casepb"
+	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/rules"
 	"github.com/feedloop/feedloop/services/alerting/internal/store"
 )
