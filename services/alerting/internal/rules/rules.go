@@ -18,9 +18,9 @@ import (
 	"text/template"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/interpreter"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/feedloop/feedloop/pkg/celx"
 
 	"github.com/feedloop/feedloop/services/alerting/internal/alert"
 )
@@ -60,37 +60,33 @@ type Vars struct {
 }
 
 // variables declares each variable's name and type, and reads it from Vars.
-var variables = []struct {
-	name string
-	typ  *cel.Type
-	get  func(*Vars) any
-}{
-	{"kind", cel.StringType, func(v *Vars) any { return v.Kind }},
-	{"nps", cel.IntType, func(v *Vars) any { return v.NPS }},
-	{"nps_class", cel.StringType, func(v *Vars) any { return v.NPSClass }},
-	{"experience", cel.DoubleType, func(v *Vars) any { return v.Experience }},
-	{"sentiment", cel.DoubleType, func(v *Vars) any { return v.Sentiment }},
-	{"has_comment", cel.BoolType, func(v *Vars) any { return v.HasComment }},
-	{"complaint", cel.BoolType, func(v *Vars) any { return v.Complaint }},
-	{"complaint_category", cel.StringType, func(v *Vars) any { return v.ComplaintCategory }},
-	{"complaint_severity", cel.StringType, func(v *Vars) any { return v.ComplaintSeverity }},
-	{"channel", cel.StringType, func(v *Vars) any { return v.Channel }},
-	{"touchpoint", cel.StringType, func(v *Vars) any { return v.Touchpoint }},
-	{"attributes", cel.MapType(cel.StringType, cel.StringType), func(v *Vars) any { return attributes(v.Attributes) }},
-	{"tier", cel.StringType, func(v *Vars) any { return v.Tier }},
-	{"previous_tier", cel.StringType, func(v *Vars) any { return v.PreviousTier }},
-	{"value_level", cel.StringType, func(v *Vars) any { return v.ValueLevel }},
-	{"lifecycle", cel.StringType, func(v *Vars) any { return v.Lifecycle }},
-	{"churn_risk", cel.DoubleType, func(v *Vars) any { return v.ChurnRisk }},
-	{"previous_churn_risk", cel.DoubleType, func(v *Vars) any { return v.PreviousChurnRisk }},
-	{"satisfaction", cel.DoubleType, func(v *Vars) any { return v.Satisfaction }},
-	{"satisfaction_trend", cel.DoubleType, func(v *Vars) any { return v.SatisfactionTrend }},
-	{"has_satisfaction", cel.BoolType, func(v *Vars) any { return v.HasSatisfaction }},
-	{"recency", cel.IntType, func(v *Vars) any { return v.Recency }},
-	{"frequency", cel.IntType, func(v *Vars) any { return v.Frequency }},
-	{"monetary", cel.IntType, func(v *Vars) any { return v.Monetary }},
-	{"detractors_90d", cel.IntType, func(v *Vars) any { return v.Detractors90d }},
-	{"complaints_90d", cel.IntType, func(v *Vars) any { return v.Complaints90d }},
+var variables = []celx.Var[Vars]{
+	{Name: "kind", Type: cel.StringType, Get: func(v *Vars) any { return v.Kind }},
+	{Name: "nps", Type: cel.IntType, Get: func(v *Vars) any { return v.NPS }},
+	{Name: "nps_class", Type: cel.StringType, Get: func(v *Vars) any { return v.NPSClass }},
+	{Name: "experience", Type: cel.DoubleType, Get: func(v *Vars) any { return v.Experience }},
+	{Name: "sentiment", Type: cel.DoubleType, Get: func(v *Vars) any { return v.Sentiment }},
+	{Name: "has_comment", Type: cel.BoolType, Get: func(v *Vars) any { return v.HasComment }},
+	{Name: "complaint", Type: cel.BoolType, Get: func(v *Vars) any { return v.Complaint }},
+	{Name: "complaint_category", Type: cel.StringType, Get: func(v *Vars) any { return v.ComplaintCategory }},
+	{Name: "complaint_severity", Type: cel.StringType, Get: func(v *Vars) any { return v.ComplaintSeverity }},
+	{Name: "channel", Type: cel.StringType, Get: func(v *Vars) any { return v.Channel }},
+	{Name: "touchpoint", Type: cel.StringType, Get: func(v *Vars) any { return v.Touchpoint }},
+	{Name: "attributes", Type: cel.MapType(cel.StringType, cel.StringType), Get: func(v *Vars) any { return attributes(v.Attributes) }},
+	{Name: "tier", Type: cel.StringType, Get: func(v *Vars) any { return v.Tier }},
+	{Name: "previous_tier", Type: cel.StringType, Get: func(v *Vars) any { return v.PreviousTier }},
+	{Name: "value_level", Type: cel.StringType, Get: func(v *Vars) any { return v.ValueLevel }},
+	{Name: "lifecycle", Type: cel.StringType, Get: func(v *Vars) any { return v.Lifecycle }},
+	{Name: "churn_risk", Type: cel.DoubleType, Get: func(v *Vars) any { return v.ChurnRisk }},
+	{Name: "previous_churn_risk", Type: cel.DoubleType, Get: func(v *Vars) any { return v.PreviousChurnRisk }},
+	{Name: "satisfaction", Type: cel.DoubleType, Get: func(v *Vars) any { return v.Satisfaction }},
+	{Name: "satisfaction_trend", Type: cel.DoubleType, Get: func(v *Vars) any { return v.SatisfactionTrend }},
+	{Name: "has_satisfaction", Type: cel.BoolType, Get: func(v *Vars) any { return v.HasSatisfaction }},
+	{Name: "recency", Type: cel.IntType, Get: func(v *Vars) any { return v.Recency }},
+	{Name: "frequency", Type: cel.IntType, Get: func(v *Vars) any { return v.Frequency }},
+	{Name: "monetary", Type: cel.IntType, Get: func(v *Vars) any { return v.Monetary }},
+	{Name: "detractors_90d", Type: cel.IntType, Get: func(v *Vars) any { return v.Detractors90d }},
+	{Name: "complaints_90d", Type: cel.IntType, Get: func(v *Vars) any { return v.Complaints90d }},
 }
 
 func attributes(m map[string]string) map[string]string {
@@ -99,28 +95,6 @@ func attributes(m map[string]string) map[string]string {
 	}
 	return m
 }
-
-var getters = func() map[string]func(*Vars) any {
-	m := make(map[string]func(*Vars) any, len(variables))
-	for _, v := range variables {
-		m[v.name] = v.get
-	}
-	return m
-}()
-
-// activation resolves rule variables straight from Vars, without a map per
-// evaluation.
-type activation struct{ v *Vars }
-
-func (a activation) ResolveName(name string) (any, bool) {
-	get, ok := getters[name]
-	if !ok {
-		return nil, false
-	}
-	return get(a.v), true
-}
-
-func (activation) Parent() interpreter.Activation { return nil }
 
 // Severity says how urgent a rule's case is: a fixed severity, or one
 // chosen by the customer's tier, then value level, then a default.
@@ -158,12 +132,15 @@ type Rule struct {
 	Name     string
 	Severity Severity
 	Labels   map[string]string
-	when     cel.Program
+	when     *celx.Condition[Vars]
 	summary  *template.Template
 }
 
 // Rules are a compiled rule file, in file order.
-type Rules struct{ rules []Rule }
+type Rules struct {
+	env   *celx.Env[Vars]
+	rules []Rule
+}
 
 // Names are the rule names, in file order.
 func (rs *Rules) Names() []string {
@@ -220,11 +197,11 @@ func Load(r io.Reader, name string) (*Rules, error) {
 	if len(f.Rules) == 0 {
 		return fail("no rules")
 	}
-	env, err := newEnv()
+	env, err := celx.NewEnv(variables)
 	if err != nil {
 		return nil, err
 	}
-	rs := &Rules{}
+	rs := &Rules{env: env}
 	seen := map[string]bool{}
 	for i, fr := range f.Rules {
 		if !ruleName.MatchString(fr.Name) {
@@ -235,7 +212,7 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		}
 		seen[fr.Name] = true
 		rule := Rule{Name: fr.Name, Labels: fr.Labels}
-		if rule.when, err = compile(env, fr.When); err != nil {
+		if rule.when, err = env.Compile(fr.When); err != nil {
 			return fail("rule %q: %v", fr.Name, err)
 		}
 		if rule.Severity, err = severity(fr.Severity); err != nil {
@@ -250,28 +227,6 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		rs.rules = append(rs.rules, rule)
 	}
 	return rs, nil
-}
-
-func newEnv() (*cel.Env, error) {
-	opts := make([]cel.EnvOption, 0, len(variables))
-	for _, v := range variables {
-		opts = append(opts, cel.Variable(v.name, v.typ))
-	}
-	return cel.NewEnv(opts...)
-}
-
-func compile(env *cel.Env, expr string) (cel.Program, error) {
-	if expr == "" {
-		return nil, errors.New("empty `when`")
-	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if ast.OutputType() != cel.BoolType {
-		return nil, fmt.Errorf("`when` must be true or false, not %s", ast.OutputType())
-	}
-	return env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 }
 
 func severity(spec *severitySpec) (Severity, error) {
@@ -321,12 +276,11 @@ func summaryTemplate(name, text string) (*template.Template, error) {
 // Evaluate returns the rules v matches, in file order. A rule that fails at
 // run time (it cannot after type-checking, short of a bug) does not match.
 func (rs *Rules) Evaluate(v *Vars) []Match {
-	act := activation{v}
+	in := rs.env.Input(v)
 	var out []Match
 	for i := range rs.rules {
 		r := &rs.rules[i]
-		val, _, err := r.when.Eval(act)
-		if err != nil || val != types.True {
+		if !r.when.Holds(in) {
 			continue
 		}
 		var summary strings.Builder

@@ -7,14 +7,14 @@ package tiers
 import (
 	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/interpreter"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/feedloop/feedloop/pkg/celx"
 )
 
 //go:embed default.yaml
@@ -37,68 +37,43 @@ type Vars struct {
 }
 
 // variables declares each variable's name and type, and reads it from Vars.
-var variables = []struct {
-	name string
-	typ  *cel.Type
-	get  func(*Vars) any
-}{
-	{"recency", cel.IntType, func(v *Vars) any { return v.Recency }},
-	{"frequency", cel.IntType, func(v *Vars) any { return v.Frequency }},
-	{"monetary", cel.IntType, func(v *Vars) any { return v.Monetary }},
-	{"churn_risk", cel.DoubleType, func(v *Vars) any { return v.ChurnRisk }},
-	{"lifecycle", cel.StringType, func(v *Vars) any { return v.Lifecycle }},
-	{"latest_nps", cel.StringType, func(v *Vars) any { return v.LatestNPS }},
-	{"satisfaction", cel.DoubleType, func(v *Vars) any { return v.Satisfaction }},
-	{"satisfaction_trend", cel.DoubleType, func(v *Vars) any { return v.Trend }},
-	{"has_satisfaction", cel.BoolType, func(v *Vars) any { return v.HasSatisfaction }},
-	{"purchases", cel.IntType, func(v *Vars) any { return v.Purchases }},
-	{"purchases_90d", cel.IntType, func(v *Vars) any { return v.Purchases90d }},
-	{"purchases_365d", cel.IntType, func(v *Vars) any { return v.Purchases365d }},
-	{"feedback", cel.IntType, func(v *Vars) any { return v.Feedback }},
-	{"detractors_30d", cel.IntType, func(v *Vars) any { return v.Detractors30d }},
-	{"detractors_90d", cel.IntType, func(v *Vars) any { return v.Detractors90d }},
-	{"complaints_30d", cel.IntType, func(v *Vars) any { return v.Complaints30d }},
-	{"complaints_90d", cel.IntType, func(v *Vars) any { return v.Complaints90d }},
-	{"days_since_last_seen", cel.DoubleType, func(v *Vars) any { return v.DaysSinceLastSeen }},
+var variables = []celx.Var[Vars]{
+	{Name: "recency", Type: cel.IntType, Get: func(v *Vars) any { return v.Recency }},
+	{Name: "frequency", Type: cel.IntType, Get: func(v *Vars) any { return v.Frequency }},
+	{Name: "monetary", Type: cel.IntType, Get: func(v *Vars) any { return v.Monetary }},
+	{Name: "churn_risk", Type: cel.DoubleType, Get: func(v *Vars) any { return v.ChurnRisk }},
+	{Name: "lifecycle", Type: cel.StringType, Get: func(v *Vars) any { return v.Lifecycle }},
+	{Name: "latest_nps", Type: cel.StringType, Get: func(v *Vars) any { return v.LatestNPS }},
+	{Name: "satisfaction", Type: cel.DoubleType, Get: func(v *Vars) any { return v.Satisfaction }},
+	{Name: "satisfaction_trend", Type: cel.DoubleType, Get: func(v *Vars) any { return v.Trend }},
+	{Name: "has_satisfaction", Type: cel.BoolType, Get: func(v *Vars) any { return v.HasSatisfaction }},
+	{Name: "purchases", Type: cel.IntType, Get: func(v *Vars) any { return v.Purchases }},
+	{Name: "purchases_90d", Type: cel.IntType, Get: func(v *Vars) any { return v.Purchases90d }},
+	{Name: "purchases_365d", Type: cel.IntType, Get: func(v *Vars) any { return v.Purchases365d }},
+	{Name: "feedback", Type: cel.IntType, Get: func(v *Vars) any { return v.Feedback }},
+	{Name: "detractors_30d", Type: cel.IntType, Get: func(v *Vars) any { return v.Detractors30d }},
+	{Name: "detractors_90d", Type: cel.IntType, Get: func(v *Vars) any { return v.Detractors90d }},
+	{Name: "complaints_30d", Type: cel.IntType, Get: func(v *Vars) any { return v.Complaints30d }},
+	{Name: "complaints_90d", Type: cel.IntType, Get: func(v *Vars) any { return v.Complaints90d }},
+	{Name: "days_since_last_seen", Type: cel.DoubleType, Get: func(v *Vars) any { return v.DaysSinceLastSeen }},
 }
-
-var getters = func() map[string]func(*Vars) any {
-	m := make(map[string]func(*Vars) any, len(variables))
-	for _, v := range variables {
-		m[v.name] = v.get
-	}
-	return m
-}()
-
-// activation resolves rule variables straight from Vars, without a map per
-// evaluation.
-type activation struct{ v *Vars }
-
-func (a activation) ResolveName(name string) (any, bool) {
-	get, ok := getters[name]
-	if !ok {
-		return nil, false
-	}
-	return get(a.v), true
-}
-
-func (activation) Parent() interpreter.Activation { return nil }
 
 // Tier is a tier and why.
 type Tier struct{ Name, Description string }
 
 type rule struct {
 	Tier
-	prog cel.Program
+	when *celx.Condition[Vars]
 }
 
 type levelRule struct {
 	level string
-	prog  cel.Program
+	when  *celx.Condition[Vars]
 }
 
 // Rules are a compiled rule file.
 type Rules struct {
+	env    *celx.Env[Vars]
 	tiers  []rule
 	def    Tier
 	levels []levelRule
@@ -165,11 +140,11 @@ func Load(r io.Reader, name string) (*Rules, error) {
 	if f.Default.Name == "" {
 		return fail("no default tier (default: {name: ..., description: ...})")
 	}
-	env, err := newEnv()
+	env, err := celx.NewEnv(variables)
 	if err != nil {
 		return nil, err
 	}
-	rs := &Rules{def: f.Default}
+	rs := &Rules{env: env, def: f.Default}
 	if !tierName.MatchString(f.Default.Name) {
 		return fail("default tier name %q: %s", f.Default.Name, tierNameRule)
 	}
@@ -185,11 +160,11 @@ func Load(r io.Reader, name string) (*Rules, error) {
 			return fail("tier %q is defined twice", t.Name)
 		}
 		seen[t.Name] = true
-		prog, err := compile(env, t.When)
+		when, err := env.Compile(t.When)
 		if err != nil {
 			return fail("tier %q: %v", t.Name, err)
 		}
-		rs.tiers = append(rs.tiers, rule{Tier{t.Name, t.Description}, prog})
+		rs.tiers = append(rs.tiers, rule{Tier{t.Name, t.Description}, when})
 	}
 	for i, l := range f.ValueLevels {
 		switch l.Level {
@@ -197,60 +172,33 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		default:
 			return fail("value level %d: level %q is not high, medium or low", i+1, l.Level)
 		}
-		prog, err := compile(env, l.When)
+		when, err := env.Compile(l.When)
 		if err != nil {
 			return fail("value level %q: %v", l.Level, err)
 		}
-		rs.levels = append(rs.levels, levelRule{l.Level, prog})
+		rs.levels = append(rs.levels, levelRule{l.Level, when})
 	}
 	return rs, nil
-}
-
-func newEnv() (*cel.Env, error) {
-	opts := make([]cel.EnvOption, 0, len(variables))
-	for _, v := range variables {
-		opts = append(opts, cel.Variable(v.name, v.typ))
-	}
-	return cel.NewEnv(opts...)
-}
-
-func compile(env *cel.Env, expr string) (cel.Program, error) {
-	if expr == "" {
-		return nil, errors.New("empty `when`")
-	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if ast.OutputType() != cel.BoolType {
-		return nil, fmt.Errorf("`when` must be true or false, not %s", ast.OutputType())
-	}
-	return env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 }
 
 // Evaluate returns the customer's tier (the first rule that holds, else the
 // default) and value level ("high", "medium" or "low"). A rule that fails
 // at run time (it cannot after type-checking, short of a bug) does not hold.
 func (rs *Rules) Evaluate(v *Vars) (Tier, string) {
-	act := activation{v}
+	in := rs.env.Input(v)
 	tier := rs.def
 	for _, r := range rs.tiers {
-		if holds(r.prog, act) {
+		if r.when.Holds(in) {
 			tier = r.Tier
 			break
 		}
 	}
 	level := "low"
 	for _, l := range rs.levels {
-		if holds(l.prog, act) {
+		if l.when.Holds(in) {
 			level = l.level
 			break
 		}
 	}
 	return tier, level
-}
-
-func holds(p cel.Program, act activation) bool {
-	out, _, err := p.Eval(act)
-	return err == nil && out.Value() == true
 }
