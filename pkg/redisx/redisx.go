@@ -107,3 +107,19 @@ func hasNoScript(cmds []redis.Cmder) bool {
 	}
 	return false
 }
+
+// Scored returns which of members the ZMSCORE cmd found (nil when none).
+// go-redis reads ZMSCORE's nil as 0, so the members must be scored above 0,
+// e.g. by the time they were added.
+func Scored(cmd *redis.FloatSliceCmd, members []string) map[string]bool {
+	var found map[string]bool
+	for i, score := range cmd.Val() {
+		if score > 0 {
+			if found == nil {
+				found = map[string]bool{}
+			}
+			found[members[i]] = true
+		}
+	}
+	return found
+}

@@ -109,13 +109,8 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 		if out[i].pointer != "" {
 			ids = append(ids, out[i].pointer)
 		}
-		for j, score := range guards[i].Val() {
-			if score > 0 { // ZMSCORE's nil reads as 0; guards are scored by time
-				if out[i].Seen == nil {
-					out[i].Seen = map[string]bool{}
-				}
-				out[i].Seen[events[i][j]] = true
-			}
+		if i < len(events) {
+			out[i].Seen = redisx.Scored(guards[i], events[i])
 		}
 	}
 	read, err := s.cases(ctx, tenant, ids)

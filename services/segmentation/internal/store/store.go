@@ -149,15 +149,8 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 				}
 			}
 		}
-		for j, score := range guards[i].Val() {
-			// ZMSCORE answers nil for an absent member; go-redis reads it
-			// as 0, and applied events are scored by time (> 0).
-			if score > 0 {
-				if l.Seen == nil {
-					l.Seen = map[string]bool{}
-				}
-				l.Seen[events[i][j]] = true
-			}
+		if i < len(events) {
+			l.Seen = redisx.Scored(guards[i], events[i])
 		}
 		l.tombstone = erased[i].Val()
 		if ms, err := strconv.ParseInt(l.tombstone, 10, 64); err == nil {
