@@ -11,11 +11,14 @@ import (
 	"os"
 	"time"
 
+	alertingv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/alerting/v1"
+
 	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/grpcx"
 	"github.com/feedloop/feedloop/pkg/redisx"
 	"github.com/feedloop/feedloop/pkg/service"
+	"github.com/feedloop/feedloop/services/alerting/internal/api"
 	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/pipeline"
 	"github.com/feedloop/feedloop/services/alerting/internal/rules"
@@ -72,8 +75,7 @@ type App struct {
 }
 
 // New connects to Redis and NATS, makes sure the RECOVERY stream exists,
-// and builds the pipeline and the gRPC server (health and reflection; the
-// AlertingService API comes next).
+// and builds the pipeline and the gRPC server.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	conns, err := service.Connect(ctx, "alerting", cfg.Bus, cfg.Redis, log)
 	if err != nil {
@@ -84,7 +86,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	pub := bus.NewPublisher(conns.JS, "feedloop/alerting")
-	pipe := pipeline.New(cfg.Rules, store.New(conns.Redis, cfg.GuardTTL), pub, cfg.SLA)
+	st := store.New(conns.Redis, cfg.GuardTTL)
+	pipe := pipeline.New(cfg.Rules, st, pub, cfg.SLA)
 	a := &App{conns: conns, run: func(ctx context.Context) error {
 		return bus.Consume(ctx, conns.JS, cfg.Bus, pipeline.Consumer, pub, log, pipe.Handle)
 	}}
@@ -92,6 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		conns.Close()
 		return nil, fmt.Errorf("grpc server: %w", err)
 	}
+	alertingv1.RegisterAlertingServiceServer(a.srv.GRPC, api.New(st, conns.JS))
 	return a, nil
 }
 

@@ -27,10 +27,16 @@ import (
 
 var t0 = time.Now().UTC().Truncate(time.Millisecond)
 
+const (
+	keyA = "key-for-tenant-a-000000"
+	keyB = "key-for-tenant-b-000000"
+)
+
 type harness struct {
-	js  jetstream.JetStream
-	pub *bus.Publisher // publishes as segmentation would
-	cfg app.Config
+	js     jetstream.JetStream
+	pub    *bus.Publisher // publishes as segmentation would
+	cfg    app.Config
+	client alertingv1.AlertingServiceClient
 }
 
 // start runs alerting in-process on a real JetStream and Redis, with the
@@ -41,7 +47,8 @@ func start(t *testing.T) *harness {
 		"FEEDLOOP_GRPC_ADDR":           "127.0.0.1:0",
 		"FEEDLOOP_NATS_URL":            nsrv.ClientURL(),
 		"FEEDLOOP_REDIS_URL":           rd.URL,
-		"FEEDLOOP_API_KEYS":            "key-for-tenant-a-000000=tenant-a",
+		"FEEDLOOP_API_KEYS":            keyA + "=tenant-a," + keyB + "=tenant-b",
+		"FEEDLOOP_RATE_LIMIT":          "0",
 		"FEEDLOOP_CONSUMER_RETRY_BASE": "50ms",
 		"FEEDLOOP_CONSUMER_RETRY_MAX":  "200ms",
 	})
@@ -60,7 +67,8 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, log) })
+	cc, _ := testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, log) })
+	h.client = alertingv1.NewAlertingServiceClient(cc)
 	return h
 }
 
