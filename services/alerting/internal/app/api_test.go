@@ -61,16 +61,16 @@ func quiet(t *testing.T, ch <-chan *alertingv1.WatchAlertsResponse) {
 	}
 }
 
-// awaitWatching waits until the server's watch is in place: a watch from
-// "now" misses what is published before it is.
-func awaitWatching(t *testing.T, h *harness) {
+// awaitWatching waits until n watches are in place on the server: a watch
+// from "now" misses what is published before it is.
+func awaitWatching(t *testing.T, h *harness, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		st, err := h.js.Stream(context.Background(), "RECOVERY")
 		if err != nil {
 			continue
 		}
-		if info, err := st.Info(context.Background()); err == nil && info.State.Consumers > 0 {
+		if info, err := st.Info(context.Background()); err == nil && info.State.Consumers >= n {
 			return
 		}
 	}
@@ -83,7 +83,7 @@ func TestWatchAlertsLiveAndResumed(t *testing.T) {
 	live, stopLive := h.watch(t, keyA, &alertingv1.WatchAlertsRequest{})
 	critical, _ := h.watch(t, keyA, &alertingv1.WatchAlertsRequest{MinSeverity: alertingv1.Severity_SEVERITY_CRITICAL})
 	other, _ := h.watch(t, keyB, &alertingv1.WatchAlertsRequest{})
-	awaitWatching(t, h)
+	awaitWatching(t, h, 3)
 
 	h.publish(t, evaluated("ann", "f1", high, 2, false))
 	opened := next(t, live)
