@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -163,4 +164,26 @@ func (p *Publisher) encode(ctx context.Context, out Outgoing, published []string
 	h[HeaderContentType] = protobufEncoding
 	otel.GetTextMapPropagator().Inject(ctx, telemetry.HeaderCarrier(h))
 	return &nats.Msg{Subject: out.Subject, Data: data, Header: h}, nil
+}
+
+// Settle publishes every message's outgoing messages at once (outs[i] are
+// message i's) and returns each message's outcome: its own error in errs,
+// else the first failure among its publishes, else nil.
+func (p *Publisher) Settle(ctx context.Context, outs [][]Outgoing, errs []error) []error {
+	var all []Outgoing
+	var owner []int
+	for i, o := range outs {
+		all = append(all, o...)
+		for range o {
+			owner = append(owner, i)
+		}
+	}
+	_, perrs := p.PublishAll(ctx, all)
+	out := slices.Clone(errs)
+	for j, err := range perrs {
+		if err != nil && out[owner[j]] == nil {
+			out[owner[j]] = err
+		}
+	}
+	return out
 }

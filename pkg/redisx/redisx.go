@@ -123,3 +123,12 @@ func Scored(cmd *redis.FloatSliceCmd, members []string) map[string]bool {
 	}
 	return found
 }
+
+// IgnoreNil is err, except redis.Nil (a missing key or field), which is
+// nil.
+func IgnoreNil(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}

@@ -3,7 +3,9 @@ package redisx
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -92,9 +94,6 @@ func (w *Writes) PExpire(key string, ms int64) { w.op("P", key, ms, "") }
 // Del deletes a key.
 func (w *Writes) Del(key string) { w.op("D", key, "", "") }
 
-// Sections is how many sections the batch holds.
-func (w *Writes) Sections() int { return w.sections }
-
 // Run sends the batch, in one round trip with whatever also queues, and
 // reports per section whether it was written.
 func (w *Writes) Run(ctx context.Context, c redis.Cmdable, also func(redis.Pipeliner)) ([]bool, error) {
@@ -122,4 +121,53 @@ func (w *Writes) Run(ctx context.Context, c redis.Cmdable, also func(redis.Pipel
 		done[i] = r == int64(1)
 	}
 	return done, nil
+}
+
+// ErrContended is the error of an item whose subject another writer kept
+// changing through every round of Optimistic.
+var ErrContended = errors.New("changed by another writer during every attempt")
+
+// Optimistic drives read-decide-commit over pending, each tenant's items
+// grouped by subject (a customer), for at most rounds rounds. apply reads
+// and commits one tenant's groups and removes those it is done with; a
+// group another writer changed since apply read it stays for the next
+// round, to be read again. When apply fails, fail is called for every item
+// of that tenant; after the last round, for every item left, with
+// ErrContended.
+func Optimistic[E any](pending map[string]map[string][]E, rounds int, apply func(tenant string, groups map[string][]E) error, fail func(E, error)) {
+	failAll := func(groups map[string][]E, err error) {
+		for _, items := range groups {
+			for _, e := range items {
+				fail(e, err)
+			}
+		}
+	}
+	for round := 0; round < rounds && len(pending) > 0; round++ {
+		for tenant, groups := range pending {
+			if err := apply(tenant, groups); err != nil {
+				failAll(groups, err)
+				delete(pending, tenant)
+			} else if len(groups) == 0 {
+				delete(pending, tenant)
+			}
+		}
+	}
+	for _, groups := range pending {
+		failAll(groups, ErrContended)
+	}
+}
+
+// Guard records event ids as applied at at in the sorted set key (read
+// back with ZMSCORE and Scored), drops those applied more than ttl
+// before, and lets the set expire ttl after its last write.
+func (w *Writes) Guard(key string, ids []string, at time.Time, ttl time.Duration) {
+	if len(ids) == 0 {
+		return
+	}
+	now := at.UnixMilli()
+	for _, id := range ids {
+		w.ZAdd(key, now, id)
+	}
+	w.ZTrim(key, now-ttl.Milliseconds())
+	w.PExpire(key, ttl.Milliseconds())
 }

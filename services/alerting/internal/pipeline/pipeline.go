@@ -13,6 +13,7 @@ import (
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/redisx"
 	"github.com/feedloop/feedloop/services/alerting/internal/casepb"
 	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/rules"
@@ -56,8 +57,6 @@ type event struct {
 // another writer changed meanwhile; then their events are retried later.
 const maxRounds = 5
 
-var errContended = errors.New("case changed by another writer during every attempt")
-
 // Handle is the bus.Handler.
 func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	events := make([]event, len(msgs))
@@ -73,47 +72,15 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 		}
 		pending[e.tenant][e.customer] = append(pending[e.tenant][e.customer], e)
 	}
-	for round := 0; round < maxRounds && len(pending) > 0; round++ {
-		for tenant, customers := range pending {
-			if err := p.apply(ctx, tenant, customers); err != nil {
-				for _, evs := range customers {
-					for _, e := range evs {
-						e.err, e.outs = err, nil
-					}
-				}
-				delete(pending, tenant)
-			}
-			if len(customers) == 0 {
-				delete(pending, tenant)
-			}
-		}
-	}
-	for _, customers := range pending {
-		for _, evs := range customers {
-			for _, e := range evs {
-				e.err, e.outs = errContended, nil
-			}
-		}
-	}
-	var outs []bus.Outgoing
-	var owners []*event
-	for i := range events {
-		for _, o := range events[i].outs {
-			outs = append(outs, o)
-			owners = append(owners, &events[i])
-		}
-	}
-	_, perrs := p.pub.PublishAll(ctx, outs)
-	for j, err := range perrs {
-		if err != nil && owners[j].err == nil {
-			owners[j].err = err
-		}
-	}
+	redisx.Optimistic(pending, maxRounds,
+		func(tenant string, customers map[string][]*event) error { return p.apply(ctx, tenant, customers) },
+		func(e *event, err error) { e.err, e.outs = err, nil })
+	outs := make([][]bus.Outgoing, len(events))
 	errs := make([]error, len(events))
 	for i := range events {
-		errs[i] = events[i].err
+		outs[i], errs[i] = events[i].outs, events[i].err
 	}
-	return errs
+	return p.pub.Settle(ctx, outs, errs)
 }
 
 // apply reads one tenant's customers' latest cases, decides each match in

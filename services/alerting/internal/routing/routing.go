@@ -426,9 +426,6 @@ func (t *Tree) Escalation(level int) (receiver string, ok bool) {
 	return t.escalation[level-1], true
 }
 
-// EscalationLevels is the number of escalation levels.
-func (t *Tree) EscalationLevels() int { return len(t.escalation) }
-
 // Route returns the names of the receivers of a case with attributes a, in
 // the order routed, each once; never empty.
 func (t *Tree) Route(a Attributes) []string {

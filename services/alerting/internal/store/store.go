@@ -102,7 +102,7 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 	out := make([]Loaded, len(customers))
 	ids := make([]string, 0, len(customers))
 	for i := range customers {
-		if err := errors.Join(ignoreNil(pointers[i].Err()), guards[i].Err()); err != nil {
+		if err := errors.Join(redisx.IgnoreNil(pointers[i].Err()), guards[i].Err()); err != nil {
 			return nil, fmt.Errorf("load customer %s: %w", customers[i], err)
 		}
 		out[i].pointer = pointers[i].Val()
@@ -162,13 +162,6 @@ func (s *Store) cases(ctx context.Context, tenant string, ids []string) (map[str
 		out[id] = Loaded{Case: c, version: version}
 	}
 	return out, nil
-}
-
-func ignoreNil(err error) error {
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	return err
 }
 
 // Write changes one case: New, the case after the change, replacing
@@ -240,14 +233,7 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 	} else if old != nil {
 		b.ZRem(dueKey(tenant), c.ID)
 	}
-	if len(w.Events) > 0 {
-		gk, now := guardKey(tenant, c.CustomerID), w.Now.UnixMilli()
-		for _, id := range w.Events {
-			b.ZAdd(gk, now, id)
-		}
-		b.ZTrim(gk, now-s.guardTTL.Milliseconds())
-		b.PExpire(gk, s.guardTTL.Milliseconds())
-	}
+	b.Guard(guardKey(tenant, c.CustomerID), w.Events, w.Now, s.guardTTL)
 	b.HSet(ck, "r", blob)
 	if opening {
 		b.HSet(latestKey(tenant, c.CustomerID), "case", c.ID)

@@ -44,6 +44,7 @@ type event struct {
 	msg      *bus.Message
 	received *eventsv1.FeedbackReceived
 	scores   *scoringv1.Scores
+	out      *bus.Outgoing // FeedbackScored, once applied
 	err      error
 }
 
@@ -72,8 +73,7 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	}
 
 	results, errs := p.store.Apply(ctx, ups)
-	outs := make([]bus.Outgoing, 0, len(ups))
-	published := make([]*event, 0, len(ups))
+	outs := make([][]bus.Outgoing, len(events))
 	for j, e := range updated {
 		if e.err = errs[j]; e.err != nil {
 			if errors.Is(e.err, store.ErrBadState) {
@@ -83,24 +83,21 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 		}
 		customer := results[j].Customer.Proto()
 		tenant, id := e.received.GetTenantId(), e.received.GetFeedback().GetEventId()
-		outs = append(outs, bus.Outgoing{
+		e.out = &bus.Outgoing{
 			Subject: bus.Subject(bus.FeedbackScored, tenant),
 			ID:      tenant + "/" + id,
 			Msg:     &eventsv1.FeedbackScored{Received: e.received, Scores: e.scores, Customer: customer},
 			Ctx:     e.msg.Ctx,
-		})
-		published = append(published, e)
+		}
 	}
-	_, perrs := p.pub.PublishAll(ctx, outs)
-	for j, e := range published {
-		e.err = perrs[j]
-	}
-
 	out := make([]error, len(events))
 	for i := range events {
+		if o := events[i].out; o != nil {
+			outs[i] = []bus.Outgoing{*o}
+		}
 		out[i] = events[i].err
 	}
-	return out
+	return p.pub.Settle(ctx, outs, out)
 }
 
 // update scores one event and builds its store update.

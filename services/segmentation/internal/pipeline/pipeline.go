@@ -7,7 +7,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/redisx"
 	"github.com/feedloop/feedloop/services/segmentation/internal/profile"
 	"github.com/feedloop/feedloop/services/segmentation/internal/segment"
 	"github.com/feedloop/feedloop/services/segmentation/internal/store"
@@ -71,8 +71,6 @@ type event struct {
 // changed meanwhile; after that their events are retried later.
 const maxRounds = 5
 
-var errContended = errors.New("customer changed by another writer during every attempt")
-
 // Handle is the bus.Handler for both consumers.
 func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	events := make([]event, len(msgs))
@@ -89,48 +87,21 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 		pending[e.tenant][e.customer] = append(pending[e.tenant][e.customer], e)
 	}
 	var clears []clear
-	for round := 0; round < maxRounds && len(pending) > 0; round++ {
-		for tenant, customers := range pending {
-			if err := p.apply(ctx, tenant, customers, &clears); err != nil {
-				for _, evs := range customers {
-					for _, e := range evs {
-						e.err, e.outs = err, nil // nothing of an uncommitted event is published
-					}
-				}
-				delete(pending, tenant)
-			}
-			if len(customers) == 0 {
-				delete(pending, tenant)
-			}
-		}
-	}
-	for _, customers := range pending {
-		for _, evs := range customers {
-			for _, e := range evs {
-				e.err = errContended
-			}
-		}
-	}
-
-	var outs []bus.Outgoing
-	var owners []*event
-	for i := range events {
-		for _, o := range events[i].outs {
-			outs = append(outs, o)
-			owners = append(owners, &events[i])
-		}
-	}
-	_, perrs := p.pub.PublishAll(ctx, outs)
-	for j, err := range perrs {
-		if err != nil && owners[j].err == nil {
-			owners[j].err = err
-		}
-	}
-	p.clear(ctx, clears)
+	redisx.Optimistic(pending, maxRounds,
+		func(tenant string, customers map[string][]*event) error {
+			return p.apply(ctx, tenant, customers, &clears)
+		},
+		func(e *event, err error) { e.err, e.outs = err, nil }) // nothing of an uncommitted event is published
+	outs := make([][]bus.Outgoing, len(events))
 	errs := make([]error, len(events))
 	for i := range events {
-		errs[i] = events[i].err
+		outs[i], errs[i] = events[i].outs, events[i].err
 	}
+	errs = p.pub.Settle(ctx, outs, errs)
+	for i := range events {
+		events[i].err = errs[i]
+	}
+	p.clear(ctx, clears)
 	return errs
 }
 

@@ -129,34 +129,23 @@ func (s *Sweeper) evaluate(ctx context.Context, tenant string, ids []string, now
 		return err
 	}
 	// A customer another writer changed meanwhile is left to that writer.
-	var outs []bus.Outgoing
-	var owner []int // the write of each message
+	outs := make([][]bus.Outgoing, len(writes))
 	for i, w := range writes {
 		if committed[i] {
 			for _, c := range w.New.Pending {
-				outs = append(outs, tierChanged(ctx, tenant, w.Customer, s.eval, c))
-				owner = append(owner, i)
+				outs[i] = append(outs[i], tierChanged(ctx, tenant, w.Customer, s.eval, c))
 			}
 		}
 	}
-	if len(outs) == 0 {
-		return nil
-	}
-	_, perrs := s.pub.PublishAll(ctx, outs)
-	failed := map[int]bool{}
-	for j, err := range perrs {
-		if err != nil {
-			failed[owner[j]] = true
-		}
-	}
+	failed := s.pub.Settle(ctx, outs, make([]error, len(writes)))
 	var clears []store.Write
 	for i, w := range writes {
-		if committed[i] && len(w.New.Pending) > 0 && !failed[i] {
+		if committed[i] && len(w.New.Pending) > 0 && failed[i] == nil {
 			clears = append(clears, store.Write{Customer: w.Customer, Loaded: store.Committed(w), New: new(s.eval.Published(tenant, *w.New, now)), Now: now})
 		}
 	}
-	if len(failed) > 0 {
-		err = fmt.Errorf("publish tier changes of %d customers: %w", len(failed), errors.Join(perrs...))
+	if perr := errors.Join(failed...); perr != nil {
+		err = fmt.Errorf("publish tier changes: %w", perr)
 	}
 	if len(clears) > 0 {
 		_, cerr := s.store.Commit(ctx, tenant, clears)

@@ -79,10 +79,8 @@ func (e *Evaluator) Rules() *tiers.Rules { return e.rules }
 
 // Evaluate computes the customer's profile, tier and value level at now.
 func (e *Evaluator) Evaluate(tenant string, s *profile.State, now time.Time) Evaluation {
-	cfg := e.configs.For(tenant)
-	f := s.Facts(now, cfg.Currency)
-	ev := Evaluation{At: now, Facts: f, RFM: cfg.ScoreRFM(f, now), Stage: cfg.Lifecycle(f, now), Currency: cfg.Currency}
-	ev.Risk, ev.Reasons = cfg.Churn(f, now)
+	ev := e.withoutTier(tenant, s, now)
+	f := ev.Facts
 	vars := tiers.Vars{
 		Recency: int64(ev.RFM.Recency), Frequency: int64(ev.RFM.Frequency), Monetary: int64(ev.RFM.Monetary),
 		ChurnRisk:       ev.Risk,
@@ -133,9 +131,19 @@ func (e *Evaluator) Published(tenant string, r Record, now time.Time) Record {
 // At evaluates the stored record as it was evaluated (at EvaluatedAt), so
 // what a reader sees matches the indexes and what was published.
 func (e *Evaluator) At(tenant string, r *Record) Evaluation {
-	ev := e.Evaluate(tenant, &r.State, r.EvaluatedAt)
-	// The stored tier stands (the rules may have changed since).
+	ev := e.withoutTier(tenant, &r.State, r.EvaluatedAt)
+	// The stored tier stands: no need to run the rules (which may have
+	// changed since).
 	ev.Tier, ev.Level = e.rules.Tier(r.Tier), r.Level
+	return ev
+}
+
+// withoutTier is the evaluation without the tier rules.
+func (e *Evaluator) withoutTier(tenant string, s *profile.State, now time.Time) Evaluation {
+	cfg := e.configs.For(tenant)
+	f := s.Facts(now, cfg.Currency)
+	ev := Evaluation{At: now, Facts: f, RFM: cfg.ScoreRFM(f, now), Stage: cfg.Lifecycle(f, now), Currency: cfg.Currency}
+	ev.Risk, ev.Reasons = cfg.Churn(f, now)
 	return ev
 }
 

@@ -133,7 +133,7 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 		l := &out[i]
 		// Every command's own error: a failure halfway through the
 		// pipeline must not pass for an empty answer.
-		if err := errors.Join(hashes[i].Err(), guards[i].Err(), ignoreNil(erased[i].Err())); err != nil {
+		if err := errors.Join(hashes[i].Err(), guards[i].Err(), redisx.IgnoreNil(erased[i].Err())); err != nil {
 			return nil, fmt.Errorf("load customer %s: %w", id, err)
 		}
 		v := hashes[i].Val()
@@ -158,13 +158,6 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 		}
 	}
 	return out, nil
-}
-
-func ignoreNil(err error) error {
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	return err
 }
 
 // Write is a change to one customer: a new record (New, with the ids of
@@ -232,14 +225,7 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 		b.Del(ck)
 		return nil
 	}
-	if len(w.Events) > 0 {
-		gk, now := guardKey(tenant, w.Customer), w.Now.UnixMilli()
-		for _, id := range w.Events {
-			b.ZAdd(gk, now, id)
-		}
-		b.ZTrim(gk, now-s.guardTTL.Milliseconds())
-		b.PExpire(gk, s.guardTTL.Milliseconds())
-	}
+	b.Guard(guardKey(tenant, w.Customer), w.Events, w.Now, s.guardTTL)
 	blob, _ := w.New.MarshalBinary()
 	b.HSet(ck, "r", blob)
 	b.HSet(ck, "v", w.Loaded.Version+1)
