@@ -63,6 +63,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/feedloop/feedloop/services/alerting/internal/alert"
+
+	"github.com/feedloop/feedloop/pkg/config"
 )
 
 //go:embed default.yaml
@@ -220,9 +222,6 @@ type envField struct {
 }
 
 // Receiver names are used in stream subjects, keys and metrics.
-var receiverName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-const receiverNameRule = "use lower-case letters, digits, - and _ (at most 64)"
 
 var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
@@ -231,10 +230,8 @@ func Default() (*Tree, error) { return Load(bytes.NewReader(defaultTree), "defau
 
 // Load reads and checks a routing file; name is used in errors.
 func Load(r io.Reader, name string) (*Tree, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
 	var f file
-	if err := dec.Decode(&f); err != nil {
+	if err := config.DecodeYAML(r, &f); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the file is empty")
 		}
@@ -251,8 +248,8 @@ func Load(r io.Reader, name string) (*Tree, error) {
 		if raw.Name == "" {
 			return fail("receiver %d has no name", i+1)
 		}
-		if !receiverName.MatchString(raw.Name) {
-			return fail("receiver name %q: %s", raw.Name, receiverNameRule)
+		if err := config.CheckName(raw.Name); err != nil {
+			return fail("receiver name %q: %v", raw.Name, err)
 		}
 		if _, dup := t.byName[raw.Name]; dup {
 			return fail("receiver %q is defined twice", raw.Name)

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"text/template"
 
@@ -21,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/feedloop/feedloop/pkg/celx"
+	"github.com/feedloop/feedloop/pkg/config"
 
 	"github.com/feedloop/feedloop/services/alerting/internal/alert"
 )
@@ -177,18 +177,13 @@ type file struct {
 	} `yaml:"rules"`
 }
 
-// Rule names appear in keys, labels and reports.
-var ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // Default returns the rules shipped with the service (default.yaml).
 func Default() (*Rules, error) { return Load(bytes.NewReader(defaultRules), "default.yaml") }
 
 // Load reads and compiles a rule file; name is used in errors.
 func Load(r io.Reader, name string) (*Rules, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
 	var f file
-	if err := dec.Decode(&f); err != nil {
+	if err := config.DecodeYAML(r, &f); err != nil {
 		return nil, fmt.Errorf("alert rules %s: %w", name, err)
 	}
 	fail := func(format string, args ...any) (*Rules, error) {
@@ -204,8 +199,8 @@ func Load(r io.Reader, name string) (*Rules, error) {
 	rs := &Rules{env: env}
 	seen := map[string]bool{}
 	for i, fr := range f.Rules {
-		if !ruleName.MatchString(fr.Name) {
-			return fail("rule %d: name %q: use lower-case letters, digits, - and _ (at most 64)", i+1, fr.Name)
+		if err := config.CheckName(fr.Name); err != nil {
+			return fail("rule %d: name %q: %v", i+1, fr.Name, err)
 		}
 		if seen[fr.Name] {
 			return fail("rule %q is defined twice", fr.Name)

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/feedloop/feedloop/pkg/config"
 )
 
 // Configs are the configuration of every tenant: the default, and tenants
@@ -123,9 +123,7 @@ func LoadConfigs(r io.Reader, name string) (Configs, error) {
 		Default overrides            `yaml:"default"`
 		Tenants map[string]overrides `yaml:"tenants"`
 	}
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := config.DecodeYAML(r, &f); err != nil && !errors.Is(err, io.EOF) {
 		return Configs{}, fmt.Errorf("segmentation config %s: %w", name, err)
 	}
 	cs := Configs{Default: f.Default.apply(Default()), Tenants: map[string]Config{}}

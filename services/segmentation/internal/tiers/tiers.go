@@ -9,12 +9,11 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
-	"regexp"
 
 	"cel.dev/cel-go/cel"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/feedloop/feedloop/pkg/celx"
+	"github.com/feedloop/feedloop/pkg/config"
 )
 
 //go:embed default.yaml
@@ -93,9 +92,6 @@ type file struct {
 }
 
 // Tier names are used in Redis keys and report fields.
-var tierName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-const tierNameRule = "use lower-case letters, digits, - and _ (at most 64)"
 
 // Names are the tier names in rule order, the default last.
 func (rs *Rules) Names() []string {
@@ -125,10 +121,8 @@ func Default() (*Rules, error) { return Load(bytes.NewReader(defaultRules), "def
 
 // Load reads and compiles a rule file; name is used in errors.
 func Load(r io.Reader, name string) (*Rules, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
 	var f file
-	if err := dec.Decode(&f); err != nil {
+	if err := config.DecodeYAML(r, &f); err != nil {
 		return nil, fmt.Errorf("tier rules %s: %w", name, err)
 	}
 	fail := func(format string, args ...any) (*Rules, error) {
@@ -145,16 +139,16 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		return nil, err
 	}
 	rs := &Rules{env: env, def: f.Default}
-	if !tierName.MatchString(f.Default.Name) {
-		return fail("default tier name %q: %s", f.Default.Name, tierNameRule)
+	if err := config.CheckName(f.Default.Name); err != nil {
+		return fail("default tier name %q: %v", f.Default.Name, err)
 	}
 	seen := map[string]bool{f.Default.Name: true}
 	for i, t := range f.Tiers {
 		if t.Name == "" {
 			return fail("tier %d has no name", i+1)
 		}
-		if !tierName.MatchString(t.Name) {
-			return fail("tier name %q: %s", t.Name, tierNameRule)
+		if err := config.CheckName(t.Name); err != nil {
+			return fail("tier name %q: %v", t.Name, err)
 		}
 		if seen[t.Name] {
 			return fail("tier %q is defined twice", t.Name)
