@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -67,4 +68,17 @@ func DeadLetters(tb testing.TB, js jetstream.JetStream, n int, timeout time.Dura
 		out[dl.Headers[jetstream.MsgIDHeader]] = dl
 	}
 	return out
+}
+
+// PublishGarbage stores on subject, under message id id, bytes that do not
+// decode as the message type ceType its header names: a poison message.
+func PublishGarbage(tb testing.TB, js jetstream.JetStream, subject, ceType, id string) {
+	tb.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = []byte{0xff, 0xff, 0xff}
+	m.Header.Set("ce-type", ceType)
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		tb.Fatal(err)
+	}
 }

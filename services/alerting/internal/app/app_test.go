@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,7 +19,6 @@ import (
 	segmentationv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
-	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/testkit"
 	"github.com/feedloop/feedloop/services/alerting/internal/app"
 )
@@ -42,26 +40,11 @@ type harness struct {
 // start runs alerting in-process on a real JetStream and Redis, with the
 // CUSTOMERS stream created as segmentation creates it.
 func start(t *testing.T) *harness {
-	nsrv, rd := testkit.StartJetStream(t), testkit.StartRedis(t)
-	env := config.FromMap(map[string]string{
-		"FEEDLOOP_GRPC_ADDR":           "127.0.0.1:0",
-		"FEEDLOOP_NATS_URL":            nsrv.ClientURL(),
-		"FEEDLOOP_REDIS_URL":           rd.URL,
-		"FEEDLOOP_API_KEYS":            keyA + "=tenant-a," + keyB + "=tenant-b",
-		"FEEDLOOP_RATE_LIMIT":          "0",
-		"FEEDLOOP_CONSUMER_RETRY_BASE": "50ms",
-		"FEEDLOOP_CONSUMER_RETRY_MAX":  "200ms",
-	})
-	h := &harness{cfg: app.ConfigFromEnv(env)}
-	if err := env.Err(); err != nil {
+	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b")
+	h := &harness{cfg: app.ConfigFromEnv(st.Env), js: st.JS}
+	if err := st.Env.Err(); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(nsrv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	h.js, _ = jetstream.New(nc)
 	h.pub = bus.NewPublisher(h.js, "feedloop/segmentation")
 	if _, err := bus.EnsureStream(context.Background(), h.js, h.cfg.Bus, bus.CustomersStream); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -26,7 +25,6 @@ import (
 	scoringv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/scoring/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
-	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/testkit"
 	"github.com/feedloop/feedloop/services/scoring/internal/app"
 )
@@ -57,31 +55,12 @@ func start(t testing.TB, extra ...string) *harness {
 // starts scoring on them.
 func deps(t testing.TB, extra ...string) *harness {
 	t.Helper()
-	nsrv, rd := testkit.StartJetStream(t), testkit.StartRedis(t)
-	vars := map[string]string{
-		"FEEDLOOP_GRPC_ADDR":           "127.0.0.1:0",
-		"FEEDLOOP_NATS_URL":            nsrv.ClientURL(),
-		"FEEDLOOP_REDIS_URL":           rd.URL,
-		"FEEDLOOP_API_KEYS":            keyA + "=tenant-a," + keyB + "=tenant-b",
-		"FEEDLOOP_RATE_LIMIT":          "0",
-		"FEEDLOOP_CONSUMER_RETRY_BASE": "50ms",
-		"FEEDLOOP_CONSUMER_RETRY_MAX":  "200ms",
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		vars[extra[i]] = extra[i+1]
-	}
-	env := config.FromMap(vars)
-	cfg := app.ConfigFromEnv(env)
-	if err := env.Err(); err != nil {
+	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b", extra...)
+	cfg := app.ConfigFromEnv(st.Env)
+	if err := st.Env.Err(); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(nsrv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	h := &harness{cfg: cfg, redis: rd}
-	h.js, _ = jetstream.New(nc)
+	h := &harness{cfg: cfg, redis: st.Redis, js: st.JS}
 	h.pub = bus.NewPublisher(h.js, "feedloop/intake")
 	if _, err := bus.EnsureStream(context.Background(), h.js, cfg.Bus, bus.FeedbackStream); err != nil {
 		t.Fatal(err)
@@ -309,14 +288,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 // would: bytes that do not decode, and an event missing its customer.
 func TestPoisonIsDeadLetteredAndTheNextEventFlows(t *testing.T) {
 	h := start(t)
-	ctx := context.Background()
-	garbage := nats.NewMsg("feedback.received.tenant-a")
-	garbage.Data = []byte{0xff, 0xff, 0xff}
-	garbage.Header.Set(bus.HeaderType, "feedloop.events.v1.FeedbackReceived")
-	garbage.Header.Set(jetstream.MsgIDHeader, "tenant-a/garbage")
-	if _, err := h.js.PublishMsg(ctx, garbage); err != nil {
-		t.Fatal(err)
-	}
+	testkit.PublishGarbage(t, h.js, "feedback.received.tenant-a", "feedloop.events.v1.FeedbackReceived", "tenant-a/garbage")
 	noCustomer := &intakev1.Feedback{EventId: "no-customer", OccurredAt: timestamppb.Now(), Channel: intakev1.Channel_CHANNEL_WEB, Nps: proto.Int32(5)}
 	good := &intakev1.Feedback{EventId: "good", CustomerId: "c1", OccurredAt: timestamppb.Now(), Channel: intakev1.Channel_CHANNEL_WEB, Nps: proto.Int32(9)}
 	h.publish(t, received("tenant-a", noCustomer), received("tenant-a", good))

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -20,7 +19,6 @@ import (
 	segmentationv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
-	"github.com/feedloop/feedloop/pkg/config"
 	"github.com/feedloop/feedloop/pkg/testkit"
 	"github.com/feedloop/feedloop/services/segmentation/internal/app"
 )
@@ -55,35 +53,16 @@ type harness struct {
 // create them, and a clock at t0.
 func start(t testing.TB, extra ...string) *harness {
 	t.Helper()
-	nsrv, rd := testkit.StartJetStream(t), testkit.StartRedis(t)
-	vars := map[string]string{
-		"FEEDLOOP_GRPC_ADDR":                   "127.0.0.1:0",
-		"FEEDLOOP_NATS_URL":                    nsrv.ClientURL(),
-		"FEEDLOOP_REDIS_URL":                   rd.URL,
-		"FEEDLOOP_API_KEYS":                    keyA + "=tenant-a," + keyB + "=tenant-b",
-		"FEEDLOOP_RATE_LIMIT":                  "0",
-		"FEEDLOOP_CONSUMER_RETRY_BASE":         "50ms",
-		"FEEDLOOP_CONSUMER_RETRY_MAX":          "200ms",
-		"FEEDLOOP_SEGMENTATION_SWEEP_INTERVAL": "1h", // tests sweep when they choose
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		vars[extra[i]] = extra[i+1]
-	}
-	env := config.FromMap(vars)
-	cfg := app.ConfigFromEnv(env)
-	if err := env.Err(); err != nil {
+	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b",
+		append([]string{"FEEDLOOP_SEGMENTATION_SWEEP_INTERVAL", "1h"}, extra...)...) // tests sweep when they choose
+	cfg := app.ConfigFromEnv(st.Env)
+	if err := st.Env.Err(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{redis: rd, clock: &clock{}}
+	h := &harness{redis: st.Redis, js: st.JS, clock: &clock{}}
 	h.clock.set(t0)
 	cfg.Now = h.clock.now
 	h.cfg = cfg
-	nc, err := nats.Connect(nsrv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	h.js, _ = jetstream.New(nc)
 	h.pub = bus.NewPublisher(h.js, "feedloop/test")
 	for _, s := range []bus.Stream{bus.FeedbackStream, bus.ScoredStream} {
 		if _, err := bus.EnsureStream(context.Background(), h.js, cfg.Bus, s); err != nil {

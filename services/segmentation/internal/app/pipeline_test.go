@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -340,14 +339,7 @@ func TestEraseLeavesNoKeyOfTheCustomer(t *testing.T) {
 
 func TestPoisonIsDeadLetteredAndTheNextEventFlows(t *testing.T) {
 	h := start(t)
-	ctx := context.Background()
-	garbage := nats.NewMsg("feedback.scored.tenant-a")
-	garbage.Data = []byte{0xff, 0xff, 0xff}
-	garbage.Header.Set(bus.HeaderType, "feedloop.events.v1.FeedbackScored")
-	garbage.Header.Set(jetstream.MsgIDHeader, "tenant-a/garbage")
-	if _, err := h.js.PublishMsg(ctx, garbage); err != nil {
-		t.Fatal(err)
-	}
+	testkit.PublishGarbage(t, h.js, "feedback.scored.tenant-a", "feedloop.events.v1.FeedbackScored", "tenant-a/garbage")
 	h.publish(t, feedback{tenant: "tenant-a", id: "no-customer", at: t0}.out(),
 		feedback{tenant: "tenant-a", customer: "c1", id: "good", at: t0, rated: 1}.out())
 	if evs := evaluated(t, h, 1); evs[0].GetProfile().GetCustomerId() != "c1" {
