@@ -36,7 +36,7 @@ func Case(c *cases.Case) *alertingv1.RecoveryCase {
 		State:    alertingv1.CaseState(c.State),
 		Severity: alertingv1.Severity(c.Severity),
 		Rule:     c.Rule, MatchedRules: c.MatchedRules, Summary: c.Summary, Labels: c.Labels,
-		Tier: c.Tier, ValueLevel: valueLevels[c.ValueLevel],
+		Tier: c.Tier, ValueLevel: valueLevels[c.ValueLevel], Channel: c.Channel, Touchpoint: c.Touchpoint,
 		EventCount: c.EventCount, FirstEventId: c.FirstEventID, LatestEventId: c.LatestEventID,
 		OpenedAt: stamp(c.OpenedAt), UpdatedAt: stamp(c.UpdatedAt),
 		AcknowledgeBy: stamp(c.AcknowledgeBy), ResolveBy: stamp(c.ResolveBy),

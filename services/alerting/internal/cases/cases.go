@@ -180,13 +180,15 @@ type Case struct {
 	// the opening one first, each once.
 	Rule         string
 	MatchedRules []string
-	// Summary, Tier, ValueLevel and OpeningExperience describe the opening
-	// match and never change; Labels start as the opening rule's and gain
+	// Summary, Tier, ValueLevel, Channel, Touchpoint and OpeningExperience
+	// describe the opening match and never change; Labels start as the opening rule's and gain
 	// the keys later matches add (a key once set keeps its value).
 	Summary    string
 	Labels     map[string]string
 	Tier       string
 	ValueLevel string
+	Channel    string
+	Touchpoint string
 	// Events attached; the first opened the case.
 	EventCount                  int64
 	FirstEventID, LatestEventID string
@@ -209,6 +211,7 @@ type Case struct {
 	// measured it.
 	Outcome           *Outcome
 	OpeningExperience float64
+	OpeningNPSClass   string
 	History           []Change
 }
 
@@ -361,6 +364,13 @@ func (c *Case) FollowUpDue(at time.Time) error {
 	c.FollowUpAt = time.Time{}
 	c.record(Change{Type: ChangeFollowUpDue, At: at})
 	return nil
+}
+
+// NPSImproved is true when the NPS class moved up from from to to
+// (detractor < passive < promoter); false when either is unknown.
+func NPSImproved(from, to string) bool {
+	rank := map[string]int{"detractor": 1, "passive": 2, "promoter": 3}
+	return rank[from] > 0 && rank[to] > rank[from]
 }
 
 // MeasureOutcome records, once per resolution, the outcome from the

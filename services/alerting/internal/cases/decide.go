@@ -84,9 +84,13 @@ type Match struct {
 	// replay (the backtest) decides as the live service did.
 	At               time.Time
 	Tier, ValueLevel string
-	// Experience is the event's experience score; an opening match's is
-	// what the outcome is measured against.
+	// Channel and Touchpoint are the feedback's (empty for other events).
+	Channel, Touchpoint string
+	// Experience and NPSClass are the event's experience score and NPS
+	// class (detractor, passive, promoter; empty without an answer); an
+	// opening match's are what the outcome is measured against.
 	Experience float64
+	NPSClass   string
 }
 
 // Validate requires what Decide relies on: a customer, a rule, a severity
@@ -191,10 +195,10 @@ func open(m Match, sla SLA) *Case {
 		CustomerID: m.CustomerID, State: Open, Severity: m.Severity,
 		Rule: m.Rule, MatchedRules: []string{m.Rule},
 		Summary: m.Summary, Labels: maps.Clone(m.Labels),
-		Tier: m.Tier, ValueLevel: m.ValueLevel,
+		Tier: m.Tier, ValueLevel: m.ValueLevel, Channel: m.Channel, Touchpoint: m.Touchpoint,
 		EventCount: 1, FirstEventID: m.EventID, LatestEventID: m.EventID,
 		OpenedAt: m.At, AcknowledgeBy: m.At.Add(d.AcknowledgeWithin), ResolveBy: m.At.Add(d.ResolveWithin),
-		OpeningExperience: m.Experience,
+		OpeningExperience: m.Experience, OpeningNPSClass: m.NPSClass,
 	}
 	c.record(Change{Type: ChangeOpened, Actor: m.Rule, EventID: m.EventID, At: m.At})
 	return c

@@ -64,9 +64,11 @@ func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	for i, m := range msgs {
 		e := &events[i]
 		e.msg = m
-		if e.err = p.decode(m, e); e.err != nil || e.match == nil {
+		var ev Event
+		if ev, e.err = Read(p.rules, m); e.err != nil || ev.Match == nil {
 			continue
 		}
+		e.tenant, e.customer, e.match = ev.Tenant, ev.CustomerID, ev.Match
 		if pending[e.tenant] == nil {
 			pending[e.tenant] = map[string][]*event{}
 		}
@@ -210,51 +212,62 @@ func actor(ch cases.Change) string {
 	return ch.Actor
 }
 
-// decode reads a CustomerEvaluated or TierChanged and runs the rules on
-// it; e.match is the most severe match (the first of equals), nil for none.
-func (p *Pipeline) decode(m *bus.Message, e *event) error {
+// Event is what alerting reads of one CustomerEvaluated or TierChanged.
+type Event struct {
+	Tenant, CustomerID, EventID string
+	At                          time.Time
+	// Feedback is true for feedback, which can measure a recovery outcome
+	// with its experience score and NPS class.
+	Feedback   bool
+	Experience float64
+	NPSClass   string
+	// Match is the most severe rule match (the first of equals), nil for none.
+	Match *cases.Match
+}
+
+// Read decodes a CustomerEvaluated or TierChanged and runs the rules on it.
+// An event that cannot be read is a Permanent error.
+func Read(rs *rules.Rules, m *bus.Message) (Event, error) {
 	var v rules.Vars
-	var eventID string
-	var at time.Time
-	var experience float64
+	var e Event
 	var prefix string
 	switch {
 	case strings.HasPrefix(m.Subject, bus.CustomerEvaluated+"."):
 		in := new(eventsv1.CustomerEvaluated)
 		if err := bus.Decode(m, in); err != nil {
-			return err
+			return Event{}, err
 		}
-		e.tenant, prefix = in.GetTenantId(), bus.CustomerEvaluated
+		e.Tenant, prefix = in.GetTenantId(), bus.CustomerEvaluated
 		v = VarsFromEvaluated(in)
-		at = in.GetProfile().GetUpdatedAt().AsTime()
+		e.At = in.GetProfile().GetUpdatedAt().AsTime()
 		switch c := in.GetCause().(type) {
 		case *eventsv1.CustomerEvaluated_Feedback:
-			eventID = c.Feedback.GetReceived().GetFeedback().GetEventId()
-			experience = c.Feedback.GetScores().GetExperienceScore()
+			e.EventID = c.Feedback.GetReceived().GetFeedback().GetEventId()
+			e.Feedback, e.Experience, e.NPSClass = true, v.Experience, v.NPSClass
 		case *eventsv1.CustomerEvaluated_Activity:
-			eventID = c.Activity.GetActivity().GetEventId()
+			e.EventID = c.Activity.GetActivity().GetEventId()
 		}
 	case strings.HasPrefix(m.Subject, bus.TierChanged+"."):
 		in := new(eventsv1.TierChanged)
 		if err := bus.Decode(m, in); err != nil {
-			return err
+			return Event{}, err
 		}
-		e.tenant, prefix = in.GetTenantId(), bus.TierChanged
+		e.Tenant, prefix = in.GetTenantId(), bus.TierChanged
 		v = VarsFromTierChanged(in, nil)
-		eventID, at = in.GetEventId(), in.GetChangedAt().AsTime()
+		e.EventID, e.At = in.GetEventId(), in.GetChangedAt().AsTime()
 	default:
-		return bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
+		return Event{}, bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
 	}
-	e.customer = v.CustomerID
-	if e.tenant == "" || e.customer == "" || eventID == "" {
-		return bus.Permanent(fmt.Errorf("invalid event on %s: missing tenant, customer or event id", m.Subject))
+	e.CustomerID = v.CustomerID
+	if e.Tenant == "" || e.CustomerID == "" || e.EventID == "" {
+		return Event{}, bus.Permanent(fmt.Errorf("invalid event on %s: missing tenant, customer or event id", m.Subject))
 	}
-	if err := bus.CheckTenant("event", prefix, m.Subject, e.tenant); err != nil {
-		return err
+	if err := bus.CheckTenant("event", prefix, m.Subject, e.Tenant); err != nil {
+		return Event{}, err
 	}
-	matches := p.rules.Evaluate(&v)
+	matches := rs.Evaluate(&v)
 	if len(matches) == 0 {
-		return nil
+		return e, nil
 	}
 	best := matches[0]
 	for _, mt := range matches[1:] {
@@ -262,9 +275,10 @@ func (p *Pipeline) decode(m *bus.Message, e *event) error {
 			best = mt
 		}
 	}
-	e.match = &cases.Match{
-		CustomerID: e.customer, Rule: best.Rule, Severity: best.Severity, Summary: best.Summary, Labels: best.Labels,
-		EventID: eventID, At: at, Tier: v.Tier, ValueLevel: v.ValueLevel, Experience: experience,
+	e.Match = &cases.Match{
+		CustomerID: v.CustomerID, Rule: best.Rule, Severity: best.Severity, Summary: best.Summary, Labels: best.Labels,
+		EventID: e.EventID, At: e.At, Tier: v.Tier, ValueLevel: v.ValueLevel,
+		Channel: v.Channel, Touchpoint: v.Touchpoint, Experience: e.Experience, NPSClass: e.NPSClass,
 	}
-	return nil
+	return e, nil
 }

@@ -579,8 +579,12 @@ type RecoveryCase struct {
 	Outcome         *Outcome               `protobuf:"bytes,24,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// The experience score of the event that opened the case.
 	OpeningExperienceScore float64 `protobuf:"fixed64,25,opt,name=opening_experience_score,json=openingExperienceScore,proto3" json:"opening_experience_score,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Channel and touchpoint of the feedback that opened the case (empty when
+	// a tier change or a purchase opened it); routes match on them.
+	Channel       string `protobuf:"bytes,26,opt,name=channel,proto3" json:"channel,omitempty"`
+	Touchpoint    string `protobuf:"bytes,27,opt,name=touchpoint,proto3" json:"touchpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecoveryCase) Reset() {
@@ -788,15 +792,31 @@ func (x *RecoveryCase) GetOpeningExperienceScore() float64 {
 	return 0
 }
 
+func (x *RecoveryCase) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetTouchpoint() string {
+	if x != nil {
+		return x.Touchpoint
+	}
+	return ""
+}
+
 type ListAlertsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only cases in these states when set.
 	States []CaseState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=feedloop.alerting.v1.CaseState" json:"states,omitempty"`
 	// Only cases at or above this severity.
-	MinSeverity   Severity `protobuf:"varint,2,opt,name=min_severity,json=minSeverity,proto3,enum=feedloop.alerting.v1.Severity" json:"min_severity,omitempty"`
-	CustomerId    string   `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	PageSize      int32    `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string   `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	MinSeverity Severity `protobuf:"varint,2,opt,name=min_severity,json=minSeverity,proto3,enum=feedloop.alerting.v1.Severity" json:"min_severity,omitempty"`
+	CustomerId  string   `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	PageSize    int32    `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken   string   `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only cases of customers in this tier when the case opened.
+	Tier          string `protobuf:"bytes,6,opt,name=tier,proto3" json:"tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -862,6 +882,13 @@ func (x *ListAlertsRequest) GetPageSize() int32 {
 func (x *ListAlertsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetTier() string {
+	if x != nil {
+		return x.Tier
 	}
 	return ""
 }
@@ -1511,10 +1538,12 @@ type SeveritySummary struct {
 	AcknowledgeSlaMet float64 `protobuf:"fixed64,8,opt,name=acknowledge_sla_met,json=acknowledgeSlaMet,proto3" json:"acknowledge_sla_met,omitempty"`
 	ResolveSlaMet     float64 `protobuf:"fixed64,9,opt,name=resolve_sla_met,json=resolveSlaMet,proto3" json:"resolve_sla_met,omitempty"`
 	// Cases with a measured outcome, and the share of those that recovered.
-	OutcomesMeasured int64   `protobuf:"varint,10,opt,name=outcomes_measured,json=outcomesMeasured,proto3" json:"outcomes_measured,omitempty"`
-	RecoveryRate     float64 `protobuf:"fixed64,11,opt,name=recovery_rate,json=recoveryRate,proto3" json:"recovery_rate,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	OutcomesMeasured     int64                `protobuf:"varint,10,opt,name=outcomes_measured,json=outcomesMeasured,proto3" json:"outcomes_measured,omitempty"`
+	RecoveryRate         float64              `protobuf:"fixed64,11,opt,name=recovery_rate,json=recoveryRate,proto3" json:"recovery_rate,omitempty"`
+	P90TimeToAcknowledge *durationpb.Duration `protobuf:"bytes,12,opt,name=p90_time_to_acknowledge,json=p90TimeToAcknowledge,proto3" json:"p90_time_to_acknowledge,omitempty"`
+	P90TimeToResolve     *durationpb.Duration `protobuf:"bytes,13,opt,name=p90_time_to_resolve,json=p90TimeToResolve,proto3" json:"p90_time_to_resolve,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SeveritySummary) Reset() {
@@ -1624,17 +1653,86 @@ func (x *SeveritySummary) GetRecoveryRate() float64 {
 	return 0
 }
 
+func (x *SeveritySummary) GetP90TimeToAcknowledge() *durationpb.Duration {
+	if x != nil {
+		return x.P90TimeToAcknowledge
+	}
+	return nil
+}
+
+func (x *SeveritySummary) GetP90TimeToResolve() *durationpb.Duration {
+	if x != nil {
+		return x.P90TimeToResolve
+	}
+	return nil
+}
+
+// A summary of the cases opened for customers of one tier (the tier when
+// the case opened).
+type TierSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tier          string                 `protobuf:"bytes,1,opt,name=tier,proto3" json:"tier,omitempty"`
+	Summary       *SeveritySummary       `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TierSummary) Reset() {
+	*x = TierSummary{}
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TierSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TierSummary) ProtoMessage() {}
+
+func (x *TierSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TierSummary.ProtoReflect.Descriptor instead.
+func (*TierSummary) Descriptor() ([]byte, []int) {
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TierSummary) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *TierSummary) GetSummary() *SeveritySummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
 type GetRecoveryReportResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Total         *SeveritySummary       `protobuf:"bytes,1,opt,name=total,proto3" json:"total,omitempty"`
 	BySeverity    []*SeveritySummary     `protobuf:"bytes,2,rep,name=by_severity,json=bySeverity,proto3" json:"by_severity,omitempty"`
+	ByTier        []*TierSummary         `protobuf:"bytes,3,rep,name=by_tier,json=byTier,proto3" json:"by_tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRecoveryReportResponse) Reset() {
 	*x = GetRecoveryReportResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1744,7 @@ func (x *GetRecoveryReportResponse) String() string {
 func (*GetRecoveryReportResponse) ProtoMessage() {}
 
 func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1757,7 @@ func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecoveryReportResponse.ProtoReflect.Descriptor instead.
 func (*GetRecoveryReportResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{19}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRecoveryReportResponse) GetTotal() *SeveritySummary {
@@ -1676,6 +1774,13 @@ func (x *GetRecoveryReportResponse) GetBySeverity() []*SeveritySummary {
 	return nil
 }
 
+func (x *GetRecoveryReportResponse) GetByTier() []*TierSummary {
+	if x != nil {
+		return x.ByTier
+	}
+	return nil
+}
+
 type BacktestRulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A candidate rule file, in the same YAML format as the configured one.
@@ -1688,7 +1793,7 @@ type BacktestRulesRequest struct {
 
 func (x *BacktestRulesRequest) Reset() {
 	*x = BacktestRulesRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1805,7 @@ func (x *BacktestRulesRequest) String() string {
 func (*BacktestRulesRequest) ProtoMessage() {}
 
 func (x *BacktestRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1818,7 @@ func (x *BacktestRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRulesRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRulesRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{20}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BacktestRulesRequest) GetRulesYaml() string {
@@ -1745,7 +1850,7 @@ type RuleBacktest struct {
 
 func (x *RuleBacktest) Reset() {
 	*x = RuleBacktest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1862,7 @@ func (x *RuleBacktest) String() string {
 func (*RuleBacktest) ProtoMessage() {}
 
 func (x *RuleBacktest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1875,7 @@ func (x *RuleBacktest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleBacktest.ProtoReflect.Descriptor instead.
 func (*RuleBacktest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{21}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RuleBacktest) GetRule() string {
@@ -1813,7 +1918,7 @@ type BacktestRulesResponse struct {
 
 func (x *BacktestRulesResponse) Reset() {
 	*x = BacktestRulesResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1930,7 @@ func (x *BacktestRulesResponse) String() string {
 func (*BacktestRulesResponse) ProtoMessage() {}
 
 func (x *BacktestRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1943,7 @@ func (x *BacktestRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRulesResponse.ProtoReflect.Descriptor instead.
 func (*BacktestRulesResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{22}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BacktestRulesResponse) GetEventsReplayed() int64 {
@@ -1892,7 +1997,8 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\asent_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12\x18\n" +
 	"\asuccess\x18\x04 \x01(\bR\asuccess\x12\x1a\n" +
 	"\battempts\x18\x05 \x01(\x05R\battempts\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\xf9\t\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\xb3\n" +
+	"\n" +
 	"\fRecoveryCase\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1928,10 +2034,14 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"resolution\x18\x17 \x01(\v2 .feedloop.alerting.v1.ResolutionR\n" +
 	"resolution\x127\n" +
 	"\aoutcome\x18\x18 \x01(\v2\x1d.feedloop.alerting.v1.OutcomeR\aoutcome\x128\n" +
-	"\x18opening_experience_score\x18\x19 \x01(\x01R\x16openingExperienceScore\x1a9\n" +
+	"\x18opening_experience_score\x18\x19 \x01(\x01R\x16openingExperienceScore\x12\x18\n" +
+	"\achannel\x18\x1a \x01(\tR\achannel\x12\x1e\n" +
+	"\n" +
+	"touchpoint\x18\x1b \x01(\tR\n" +
+	"touchpoint\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe1\x02\n" +
 	"\x11ListAlertsRequest\x12F\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x1f.feedloop.alerting.v1.CaseStateB\r\xbaH\n" +
 	"\x92\x01\a\"\x05\x82\x01\x02\x10\x01R\x06states\x12K\n" +
@@ -1941,7 +2051,8 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\tpage_size\x18\x04 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"v\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x1b\n" +
+	"\x04tier\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04tier\"v\n" +
 	"\x12ListAlertsResponse\x128\n" +
 	"\x05cases\x18\x01 \x03(\v2\".feedloop.alerting.v1.RecoveryCaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"3\n" +
@@ -1984,7 +2095,7 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\x18GetRecoveryReportRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x95\x04\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xb1\x05\n" +
 	"\x0fSeveritySummary\x12:\n" +
 	"\bseverity\x18\x01 \x01(\x0e2\x1e.feedloop.alerting.v1.SeverityR\bseverity\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\"\n" +
@@ -1997,11 +2108,17 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\x0fresolve_sla_met\x18\t \x01(\x01R\rresolveSlaMet\x12+\n" +
 	"\x11outcomes_measured\x18\n" +
 	" \x01(\x03R\x10outcomesMeasured\x12#\n" +
-	"\rrecovery_rate\x18\v \x01(\x01R\frecoveryRate\"\xa0\x01\n" +
+	"\rrecovery_rate\x18\v \x01(\x01R\frecoveryRate\x12P\n" +
+	"\x17p90_time_to_acknowledge\x18\f \x01(\v2\x19.google.protobuf.DurationR\x14p90TimeToAcknowledge\x12H\n" +
+	"\x13p90_time_to_resolve\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10p90TimeToResolve\"b\n" +
+	"\vTierSummary\x12\x12\n" +
+	"\x04tier\x18\x01 \x01(\tR\x04tier\x12?\n" +
+	"\asummary\x18\x02 \x01(\v2%.feedloop.alerting.v1.SeveritySummaryR\asummary\"\xdc\x01\n" +
 	"\x19GetRecoveryReportResponse\x12;\n" +
 	"\x05total\x18\x01 \x01(\v2%.feedloop.alerting.v1.SeveritySummaryR\x05total\x12F\n" +
 	"\vby_severity\x18\x02 \x03(\v2%.feedloop.alerting.v1.SeveritySummaryR\n" +
-	"bySeverity\"y\n" +
+	"bySeverity\x12:\n" +
+	"\aby_tier\x18\x03 \x03(\v2!.feedloop.alerting.v1.TierSummaryR\x06byTier\"y\n" +
 	"\x14BacktestRulesRequest\x12*\n" +
 	"\n" +
 	"rules_yaml\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\trulesYaml\x125\n" +
@@ -2067,7 +2184,7 @@ func file_feedloop_alerting_v1_alerting_proto_rawDescGZIP() []byte {
 }
 
 var file_feedloop_alerting_v1_alerting_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_feedloop_alerting_v1_alerting_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_feedloop_alerting_v1_alerting_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_feedloop_alerting_v1_alerting_proto_goTypes = []any{
 	(Severity)(0),                     // 0: feedloop.alerting.v1.Severity
 	(CaseState)(0),                    // 1: feedloop.alerting.v1.CaseState
@@ -2092,33 +2209,34 @@ var file_feedloop_alerting_v1_alerting_proto_goTypes = []any{
 	(*WatchAlertsResponse)(nil),       // 20: feedloop.alerting.v1.WatchAlertsResponse
 	(*GetRecoveryReportRequest)(nil),  // 21: feedloop.alerting.v1.GetRecoveryReportRequest
 	(*SeveritySummary)(nil),           // 22: feedloop.alerting.v1.SeveritySummary
-	(*GetRecoveryReportResponse)(nil), // 23: feedloop.alerting.v1.GetRecoveryReportResponse
-	(*BacktestRulesRequest)(nil),      // 24: feedloop.alerting.v1.BacktestRulesRequest
-	(*RuleBacktest)(nil),              // 25: feedloop.alerting.v1.RuleBacktest
-	(*BacktestRulesResponse)(nil),     // 26: feedloop.alerting.v1.BacktestRulesResponse
-	nil,                               // 27: feedloop.alerting.v1.RecoveryCase.LabelsEntry
-	(*v1.Money)(nil),                  // 28: feedloop.intake.v1.Money
-	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
-	(v11.ValueLevel)(0),               // 30: feedloop.segmentation.v1.ValueLevel
-	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
+	(*TierSummary)(nil),               // 23: feedloop.alerting.v1.TierSummary
+	(*GetRecoveryReportResponse)(nil), // 24: feedloop.alerting.v1.GetRecoveryReportResponse
+	(*BacktestRulesRequest)(nil),      // 25: feedloop.alerting.v1.BacktestRulesRequest
+	(*RuleBacktest)(nil),              // 26: feedloop.alerting.v1.RuleBacktest
+	(*BacktestRulesResponse)(nil),     // 27: feedloop.alerting.v1.BacktestRulesResponse
+	nil,                               // 28: feedloop.alerting.v1.RecoveryCase.LabelsEntry
+	(*v1.Money)(nil),                  // 29: feedloop.intake.v1.Money
+	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
+	(v11.ValueLevel)(0),               // 31: feedloop.segmentation.v1.ValueLevel
+	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
 }
 var file_feedloop_alerting_v1_alerting_proto_depIdxs = []int32{
 	3,  // 0: feedloop.alerting.v1.RecoveryAction.type:type_name -> feedloop.alerting.v1.RecoveryActionType
-	28, // 1: feedloop.alerting.v1.RecoveryAction.compensation:type_name -> feedloop.intake.v1.Money
+	29, // 1: feedloop.alerting.v1.RecoveryAction.compensation:type_name -> feedloop.intake.v1.Money
 	4,  // 2: feedloop.alerting.v1.Resolution.actions:type_name -> feedloop.alerting.v1.RecoveryAction
-	29, // 3: feedloop.alerting.v1.Outcome.measured_at:type_name -> google.protobuf.Timestamp
+	30, // 3: feedloop.alerting.v1.Outcome.measured_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: feedloop.alerting.v1.Notification.trigger:type_name -> feedloop.alerting.v1.CaseEventType
-	29, // 5: feedloop.alerting.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
+	30, // 5: feedloop.alerting.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: feedloop.alerting.v1.RecoveryCase.state:type_name -> feedloop.alerting.v1.CaseState
 	0,  // 7: feedloop.alerting.v1.RecoveryCase.severity:type_name -> feedloop.alerting.v1.Severity
-	27, // 8: feedloop.alerting.v1.RecoveryCase.labels:type_name -> feedloop.alerting.v1.RecoveryCase.LabelsEntry
-	30, // 9: feedloop.alerting.v1.RecoveryCase.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
-	29, // 10: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
-	29, // 11: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 12: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
-	29, // 13: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
-	29, // 14: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
-	29, // 15: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
+	28, // 8: feedloop.alerting.v1.RecoveryCase.labels:type_name -> feedloop.alerting.v1.RecoveryCase.LabelsEntry
+	31, // 9: feedloop.alerting.v1.RecoveryCase.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
+	30, // 10: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
+	30, // 11: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 12: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
+	30, // 13: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
+	30, // 14: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
+	30, // 15: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
 	5,  // 16: feedloop.alerting.v1.RecoveryCase.resolution:type_name -> feedloop.alerting.v1.Resolution
 	6,  // 17: feedloop.alerting.v1.RecoveryCase.outcome:type_name -> feedloop.alerting.v1.Outcome
 	1,  // 18: feedloop.alerting.v1.ListAlertsRequest.states:type_name -> feedloop.alerting.v1.CaseState
@@ -2133,37 +2251,41 @@ var file_feedloop_alerting_v1_alerting_proto_depIdxs = []int32{
 	0,  // 27: feedloop.alerting.v1.WatchAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
 	2,  // 28: feedloop.alerting.v1.WatchAlertsResponse.type:type_name -> feedloop.alerting.v1.CaseEventType
 	8,  // 29: feedloop.alerting.v1.WatchAlertsResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	29, // 30: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
-	29, // 31: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	29, // 32: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	30, // 30: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
+	30, // 31: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 32: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 33: feedloop.alerting.v1.SeveritySummary.severity:type_name -> feedloop.alerting.v1.Severity
-	31, // 34: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	31, // 35: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
-	22, // 36: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
-	22, // 37: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
-	31, // 38: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
-	25, // 39: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
-	9,  // 40: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
-	11, // 41: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
-	13, // 42: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
-	15, // 43: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
-	17, // 44: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
-	19, // 45: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
-	21, // 46: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
-	24, // 47: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
-	10, // 48: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
-	12, // 49: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
-	14, // 50: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
-	16, // 51: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
-	18, // 52: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
-	20, // 53: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
-	23, // 54: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
-	26, // 55: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
-	48, // [48:56] is the sub-list for method output_type
-	40, // [40:48] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	32, // 34: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	32, // 35: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
+	32, // 36: feedloop.alerting.v1.SeveritySummary.p90_time_to_acknowledge:type_name -> google.protobuf.Duration
+	32, // 37: feedloop.alerting.v1.SeveritySummary.p90_time_to_resolve:type_name -> google.protobuf.Duration
+	22, // 38: feedloop.alerting.v1.TierSummary.summary:type_name -> feedloop.alerting.v1.SeveritySummary
+	22, // 39: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
+	22, // 40: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
+	23, // 41: feedloop.alerting.v1.GetRecoveryReportResponse.by_tier:type_name -> feedloop.alerting.v1.TierSummary
+	32, // 42: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
+	26, // 43: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
+	9,  // 44: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
+	11, // 45: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
+	13, // 46: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
+	15, // 47: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
+	17, // 48: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
+	19, // 49: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
+	21, // 50: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
+	25, // 51: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
+	10, // 52: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
+	12, // 53: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
+	14, // 54: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
+	16, // 55: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
+	18, // 56: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
+	20, // 57: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
+	24, // 58: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
+	27, // 59: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
+	52, // [52:60] is the sub-list for method output_type
+	44, // [44:52] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_alerting_v1_alerting_proto_init() }
@@ -2177,7 +2299,7 @@ func file_feedloop_alerting_v1_alerting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_feedloop_alerting_v1_alerting_proto_rawDesc), len(file_feedloop_alerting_v1_alerting_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

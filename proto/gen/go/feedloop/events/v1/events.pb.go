@@ -517,8 +517,12 @@ type RecoveryCaseChanged struct {
 	// "system".
 	Actor string `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The event that caused the change, when one did.
-	EventId       string                 `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	EventId    string                 `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// An update from an event less severe than the case: it joined and
+	// counts, but the case already drew more urgent attention, so receivers
+	// are not notified of it (inhibition).
+	Inhibited     bool `protobuf:"varint,8,opt,name=inhibited,proto3" json:"inhibited,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -600,6 +604,13 @@ func (x *RecoveryCaseChanged) GetOccurredAt() *timestamppb.Timestamp {
 		return x.OccurredAt
 	}
 	return nil
+}
+
+func (x *RecoveryCaseChanged) GetInhibited() bool {
+	if x != nil {
+		return x.Inhibited
+	}
+	return false
 }
 
 // DeadLetter: subject deadletter.<stream>.<consumer>, stream DEADLETTER. A copy
@@ -754,7 +765,7 @@ const file_feedloop_events_v1_events_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
 	"customerId\x127\n" +
-	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\"\xae\x02\n" +
+	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\"\xcc\x02\n" +
 	"\x13RecoveryCaseChanged\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tchange_id\x18\x02 \x01(\tR\bchangeId\x127\n" +
@@ -763,7 +774,8 @@ const file_feedloop_events_v1_events_proto_rawDesc = "" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x19\n" +
 	"\bevent_id\x18\x06 \x01(\tR\aeventId\x12;\n" +
 	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"occurredAt\"\x8b\x03\n" +
+	"occurredAt\x12\x1c\n" +
+	"\tinhibited\x18\b \x01(\bR\tinhibited\"\x8b\x03\n" +
 	"\n" +
 	"DeadLetter\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1a\n" +
