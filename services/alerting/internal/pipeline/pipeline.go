@@ -221,8 +221,11 @@ type Event struct {
 	Feedback   bool
 	Experience float64
 	NPSClass   string
-	// Match is the most severe rule match (the first of equals), nil for none.
-	Match *cases.Match
+	// Matches are every rule that matched, in rule order; Match is the
+	// most severe of them (the first of equals) as a case sees it, nil for
+	// none.
+	Matches []rules.Match
+	Match   *cases.Match
 }
 
 // Read decodes a CustomerEvaluated or TierChanged and runs the rules on it.
@@ -269,6 +272,7 @@ func Read(rs *rules.Rules, m *bus.Message) (Event, error) {
 	if len(matches) == 0 {
 		return e, nil
 	}
+	e.Matches = matches
 	best := matches[0]
 	for _, mt := range matches[1:] {
 		if mt.Severity > best.Severity {
