@@ -20,6 +20,7 @@ import (
 	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/grpcx"
 	"github.com/feedloop/feedloop/services/alerting/internal/casepb"
+	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/store"
 )
 
@@ -29,10 +30,14 @@ type Service struct {
 
 	store *store.Store
 	js    jetstream.JetStream
+	sla   cases.SLA
 }
 
-// New returns the service; js reads the RECOVERY stream for WatchAlerts.
-func New(st *store.Store, js jetstream.JetStream) *Service { return &Service{store: st, js: js} }
+// New returns the service; js reads the RECOVERY stream for WatchAlerts
+// and the CUSTOMERS stream for backtests, which decide cases with sla.
+func New(st *store.Store, js jetstream.JetStream, sla cases.SLA) *Service {
+	return &Service{store: st, js: js, sla: sla}
+}
 
 // GetAlert returns one of the caller's cases.
 func (s *Service) GetAlert(ctx context.Context, req *alertingv1.GetAlertRequest) (*alertingv1.GetAlertResponse, error) {

@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		conns.Close()
 		return nil, fmt.Errorf("grpc server: %w", err)
 	}
-	alertingv1.RegisterAlertingServiceServer(a.srv.GRPC, api.New(st, conns.JS))
+	alertingv1.RegisterAlertingServiceServer(a.srv.GRPC, api.New(st, conns.JS, cfg.SLA))
 	return a, nil
 }
 
