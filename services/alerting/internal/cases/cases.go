@@ -91,6 +91,9 @@ type Change struct {
 	// what a reopen clears from the case.
 	Resolution *Resolution
 	Outcome    *Outcome
+	// Inhibited marks an update from a match less severe than the case:
+	// kept and counted, but not notified (see Decision.Inhibited).
+	Inhibited bool
 }
 
 // ActionType is a kind of recovery action.

@@ -273,3 +273,22 @@ func TestALife(t *testing.T) {
 		t.Errorf("case %+v", c)
 	}
 }
+
+func TestNPSImproved(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		want     bool
+	}{
+		{"detractor", "passive", true},
+		{"detractor", "promoter", true},
+		{"passive", "promoter", true},
+		{"passive", "passive", false},
+		{"promoter", "passive", false},
+		{"", "promoter", false},
+		{"detractor", "", false},
+	} {
+		if got := NPSImproved(tc.from, tc.to); got != tc.want {
+			t.Errorf("NPSImproved(%q, %q) = %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+}

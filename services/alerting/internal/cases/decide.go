@@ -229,6 +229,6 @@ func attach(current *Case, m Match, sla SLA) Decision {
 		dec.Inhibited = true
 		dec.Reason = fmt.Sprintf("%s match inhibited by the case's %s", m.Severity, c.Severity)
 	}
-	c.record(Change{Type: ChangeUpdated, Actor: m.Rule, EventID: m.EventID, At: m.At, Note: note})
+	c.record(Change{Type: ChangeUpdated, Actor: m.Rule, EventID: m.EventID, At: m.At, Note: note, Inhibited: dec.Inhibited})
 	return dec
 }

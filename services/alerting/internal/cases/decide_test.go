@@ -281,6 +281,9 @@ func TestDecide(t *testing.T) {
 		if d.Inhibited && d.Reason == "" {
 			t.Errorf("%s: inhibited without a reason", tc.name)
 		}
+		if d.Case != nil && last(d.Case).Inhibited != tc.inhibited {
+			t.Errorf("%s: the change's Inhibited is %v, want %v", tc.name, last(d.Case).Inhibited, tc.inhibited)
+		}
 		if tc.check != nil {
 			tc.check(t, d.Case)
 		}

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"maps"
+	"slices"
 	"strings"
 	"time"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 
 	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/redisx"
-	"github.com/feedloop/feedloop/services/alerting/internal/casepb"
+	"github.com/feedloop/feedloop/services/alerting/internal/announce"
 	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/rules"
 	"github.com/feedloop/feedloop/services/alerting/internal/store"
@@ -29,7 +28,8 @@ var Consumer = bus.ConsumerSpec{
 }
 
 // Pipeline turns evaluated events into recovery cases: it runs the rules,
-// groups the matches into each customer's case, commits, and publishes
+// groups the matches into each customer's case, measures the outcome of a
+// resolved case from the customer's next feedback, commits, and publishes
 // every change of a case to recovery.<change>.<tenant>.
 type Pipeline struct {
 	rules *rules.Rules
@@ -45,12 +45,10 @@ func New(rs *rules.Rules, st *store.Store, pub *bus.Publisher, sla cases.SLA) *P
 
 // event is one message on its way through a batch.
 type event struct {
-	msg      *bus.Message
-	tenant   string
-	match    *cases.Match // nil when no rule matched
-	outs     []bus.Outgoing
-	err      error
-	customer string
+	msg  *bus.Message
+	ev   Event
+	outs []bus.Outgoing
+	err  error
 }
 
 // maxRounds bounds how often a batch reads again customers whose case
@@ -60,156 +58,220 @@ const maxRounds = 5
 // Handle is the bus.Handler.
 func (p *Pipeline) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	events := make([]event, len(msgs))
-	pending := map[string]map[string][]*event{} // tenant → customer → events with a match
+	pending := map[string]map[string][]*event{} // tenant → customer → events to decide
+	feedbackOnly := map[string]map[string][]*event{}
+	add := func(to map[string]map[string][]*event, e *event) {
+		if to[e.ev.Tenant] == nil {
+			to[e.ev.Tenant] = map[string][]*event{}
+		}
+		to[e.ev.Tenant][e.ev.CustomerID] = append(to[e.ev.Tenant][e.ev.CustomerID], e)
+	}
 	for i, m := range msgs {
 		e := &events[i]
 		e.msg = m
-		var ev Event
-		if ev, e.err = Read(p.rules, m); e.err != nil || ev.Match == nil {
+		if e.ev, e.err = Read(p.rules, m); e.err != nil {
 			continue
 		}
-		e.tenant, e.customer, e.match = ev.Tenant, ev.CustomerID, ev.Match
-		if pending[e.tenant] == nil {
-			pending[e.tenant] = map[string][]*event{}
+		switch {
+		case e.ev.Match != nil:
+			add(pending, e)
+		case e.ev.Feedback:
+			add(feedbackOnly, e)
 		}
-		pending[e.tenant][e.customer] = append(pending[e.tenant][e.customer], e)
 	}
+	// Feedback no rule matched matters only to customers awaiting the
+	// outcome of a resolved case.
+	for tenant, customers := range feedbackOnly {
+		ids := slices.Collect(maps.Keys(customers))
+		awaiting, err := p.store.Awaiting(ctx, tenant, ids)
+		for _, id := range ids {
+			switch {
+			case err != nil:
+				for _, e := range customers[id] {
+					e.err = err
+				}
+			case awaiting[id]:
+				for _, e := range customers[id] {
+					add(pending, e)
+				}
+			}
+		}
+	}
+	written := map[string][]*written{}
 	redisx.Optimistic(pending, maxRounds,
-		func(tenant string, customers map[string][]*event) error { return p.apply(ctx, tenant, customers) },
+		func(tenant string, customers map[string][]*event) error {
+			ws, err := p.apply(ctx, tenant, customers)
+			written[tenant] = append(written[tenant], ws...)
+			return err
+		},
 		func(e *event, err error) { e.err, e.outs = err, nil })
 	outs := make([][]bus.Outgoing, len(events))
 	errs := make([]error, len(events))
 	for i := range events {
 		outs[i], errs[i] = events[i].outs, events[i].err
 	}
-	return p.pub.Settle(ctx, outs, errs)
+	errs = p.pub.Settle(ctx, outs, errs)
+	p.announced(ctx, written, events, errs)
+	return errs
 }
 
-// apply reads one tenant's customers' latest cases, decides each match in
-// turn, and commits; customers committed (or with nothing to write) leave
-// customers.
-func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[string][]*event) error {
+// written is a committed case and the events whose changes it announces.
+type written struct {
+	loaded *store.Loaded
+	events []*event
+}
+
+// announced records as announced the cases whose changes were all
+// published. A failure leaves them due: the scheduler announces them.
+func (p *Pipeline) announced(ctx context.Context, written map[string][]*written, events []event, errs []error) {
+	failed := make(map[*event]bool)
+	for i := range events {
+		if errs[i] != nil {
+			failed[&events[i]] = true
+		}
+	}
+	for tenant, ws := range written {
+		var ls []*store.Loaded
+		for _, w := range ws {
+			if !slices.ContainsFunc(w.events, func(e *event) bool { return failed[e] }) {
+				ls = append(ls, w.loaded)
+			}
+		}
+		if len(ls) > 0 {
+			// Best effort: the changes are published, only the record of it
+			// is missing, and the scheduler's repeat is dropped as a duplicate.
+			_ = p.store.Announced(ctx, tenant, ls)
+		}
+	}
+}
+
+// apply reads one tenant's customers' latest cases, decides their events in
+// turn, and commits; customers whose events are all committed (or change
+// nothing) leave customers. It returns the cases committed.
+func (p *Pipeline) apply(ctx context.Context, tenant string, customers map[string][]*event) ([]*written, error) {
 	ids := make([]string, 0, len(customers))
 	eventIDs := make([][]string, 0, len(customers))
 	for id, evs := range customers {
 		ids = append(ids, id)
 		names := make([]string, len(evs))
 		for j, e := range evs {
-			names[j] = e.match.EventID
+			names[j] = e.ev.EventID
 		}
 		eventIDs = append(eventIDs, names)
 	}
 	loaded, err := p.store.Load(ctx, tenant, ids, eventIDs)
 	if err != nil {
 		if errors.Is(err, store.ErrCorrupt) {
-			return bus.Permanent(err)
+			return nil, bus.Permanent(err)
 		}
-		return err
+		return nil, err
 	}
 	var writes []store.Write
+	var applied [][]*event
+	rest := map[string][]*event{}
 	for i, id := range ids {
-		if w, ok := p.decide(tenant, &loaded[i], customers[id]); ok {
-			writes = append(writes, w)
-		} else {
+		w, done, left := p.decide(tenant, &loaded[i], customers[id])
+		if w.New == nil {
 			delete(customers, id)
-		}
-	}
-	if len(writes) == 0 {
-		return nil
-	}
-	done, err := p.store.Commit(ctx, tenant, writes)
-	if err != nil {
-		return err
-	}
-	for i, w := range writes {
-		if done[i] {
-			delete(customers, w.New.CustomerID)
 			continue
 		}
-		for _, e := range customers[w.New.CustomerID] {
-			e.outs = nil
-		}
+		writes, applied, rest[id] = append(writes, w), append(applied, done), left
 	}
-	return nil
-}
-
-// decide runs Decide for a customer's events in order and sets each
-// event's messages; it returns the write, false when there is none.
-func (p *Pipeline) decide(tenant string, l *store.Loaded, evs []*event) (store.Write, bool) {
-	current := l.Case
-	var changed *cases.Case
-	var applied []string
-	var opened []*event // events whose change is on the new case, once it has its id
-	for _, e := range evs {
-		e.outs = nil
-		if l.Seen[e.match.EventID] {
-			// Applied before: announce its change again (the stream drops
-			// the copy within its duplicate window).
-			if c := l.Case; c != nil {
-				for i, ch := range c.History {
-					if ch.EventID == e.match.EventID {
-						e.outs = append(e.outs, changeMessage(tenant, c, i, e.msg.Ctx))
-					}
-				}
+	if len(writes) == 0 {
+		return nil, nil
+	}
+	committed, err := p.store.Commit(ctx, tenant, writes)
+	if err != nil {
+		return nil, err
+	}
+	var out []*written
+	for i, w := range writes {
+		id := w.New.CustomerID
+		if !committed[i] {
+			for _, e := range customers[id] {
+				e.outs = nil
 			}
 			continue
 		}
-		d := cases.Decide(current, *e.match, p.sla)
-		if d.Case == nil { // suppressed or duplicate: nothing changes
-			continue
+		out = append(out, &written{loaded: w.Loaded, events: applied[i]})
+		if len(rest[id]) == 0 {
+			delete(customers, id)
+		} else {
+			customers[id] = rest[id]
 		}
-		if changed == nil || d.Verdict == cases.NewCase {
-			opened = opened[:0]
-		}
-		current, changed = d.Case, d.Case
-		applied = append(applied, e.match.EventID)
-		opened = append(opened, e)
 	}
-	if changed == nil {
-		return store.Write{}, false
-	}
-	// Commit names a new case; the messages are built once it has, below.
-	w := store.Write{Loaded: l, New: changed, Events: applied, Now: changed.UpdatedAt}
-	p.announce(tenant, changed, opened)
-	return w, true
+	return out, nil
 }
 
-// announce sets the messages of the events whose changes are on c: each
-// history entry caused by one of them.
-func (p *Pipeline) announce(tenant string, c *cases.Case, evs []*event) {
+// decide runs a customer's events in order against the latest case and
+// sets each event's messages. It returns the write (New nil when there is
+// none), the events it applies, and the events left for another round: a
+// write changes one case, so an event that opens a new case after a change
+// to the current one waits for that change to be committed.
+func (p *Pipeline) decide(tenant string, l *store.Loaded, evs []*event) (w store.Write, done, left []*event) {
+	current := l.Case
+	var changed *cases.Case
+	var ids []string
+	for k, e := range evs {
+		e.outs = nil
+		if l.Seen[e.ev.EventID] {
+			// Applied before: announce its changes again (the stream drops
+			// the copies within its duplicate window).
+			p.announce(tenant, l.Case, e)
+			continue
+		}
+		next := current
+		if c := current; c != nil && c.State == cases.Resolved && c.Outcome == nil && e.ev.Feedback && !e.ev.At.Before(c.ResolvedAt) {
+			next = c.Clone()
+			improved := cases.NPSImproved(c.OpeningNPSClass, e.ev.NPSClass)
+			if err := next.MeasureOutcome(e.ev.EventID, e.ev.Experience, improved, e.ev.At); err != nil {
+				next = current
+			}
+		}
+		if e.ev.Match != nil {
+			d := cases.Decide(next, *e.ev.Match, p.sla)
+			switch {
+			case d.Verdict == cases.NewCase && changed != nil:
+				return p.write(tenant, l, changed, ids, done), done, evs[k:]
+			case d.Case != nil:
+				next = d.Case
+			}
+		}
+		if next == current {
+			continue // suppressed, duplicate, or nothing to measure
+		}
+		current, changed = next, next
+		ids = append(ids, e.ev.EventID)
+		done = append(done, e)
+	}
+	if changed == nil {
+		return store.Write{}, nil, nil
+	}
+	return p.write(tenant, l, changed, ids, done), done, nil
+}
+
+// write is the write of case c, whose changes the events done caused; their
+// messages are set here, once the case has its id.
+func (p *Pipeline) write(tenant string, l *store.Loaded, c *cases.Case, ids []string, done []*event) store.Write {
 	if c.ID == "" {
 		c.ID = store.CaseID(c.CustomerID, c.FirstEventID)
 	}
-	for _, e := range evs {
-		for i, ch := range c.History {
-			if ch.EventID == e.match.EventID {
-				e.outs = append(e.outs, changeMessage(tenant, c, i, e.msg.Ctx))
-			}
+	for _, e := range done {
+		p.announce(tenant, c, e)
+	}
+	return store.Write{Loaded: l, New: c, Events: ids, Now: time.Now()}
+}
+
+// announce sets e's messages: each change of c that e caused.
+func (p *Pipeline) announce(tenant string, c *cases.Case, e *event) {
+	if c == nil {
+		return
+	}
+	for i, ch := range c.History {
+		if ch.EventID == e.ev.EventID {
+			e.outs = append(e.outs, announce.Message(e.msg.Ctx, tenant, c, i))
 		}
 	}
-}
-
-// changeMessage announces the i-th change of c. Its id is the case and the
-// change's place in the history, so a repeat is dropped by the stream.
-func changeMessage(tenant string, c *cases.Case, i int, ctx context.Context) bus.Outgoing {
-	ch := c.History[i]
-	id := tenant + "/" + c.ID + "/" + strconv.Itoa(i)
-	return bus.Outgoing{
-		Subject: "recovery." + ch.Type.String() + "." + tenant,
-		ID:      id,
-		Ctx:     ctx,
-		Msg: &eventsv1.RecoveryCaseChanged{
-			TenantId: tenant, ChangeId: id, Type: casepb.ChangeType(ch.Type),
-			Case: casepb.Case(c), Actor: actor(ch), EventId: ch.EventID, OccurredAt: timestamppb.New(ch.At),
-		},
-	}
-}
-
-func actor(ch cases.Change) string {
-	if ch.Actor == "" {
-		return "system"
-	}
-	return ch.Actor
 }
 
 // Event is what alerting reads of one CustomerEvaluated or TierChanged.

@@ -12,13 +12,22 @@
 // Keys (a tenant's keys share the hash tag {<tenant>}, as in the other
 // services):
 //
-//	fl:{<t>}:alert:case:<case id>     hash: v (version), r (the case, JSON)
+//	fl:{<t>}:alert:case:<case id>     hash: v (version), r (the case, JSON), a (changes announced)
 //	fl:{<t>}:alert:latest:<customer>  hash: case (the customer's latest case id)
 //	fl:{<t>}:alert:g:<customer>       sorted set: applied event ids by time applied, kept GuardTTL
 //	fl:{<t>}:alert:cases              sorted set: every case by opening time
 //	fl:{<t>}:alert:state:<state>      sorted set: the cases in a state, by opening time
 //	fl:{<t>}:alert:customer:<id>      sorted set: a customer's cases, by opening time
 //	fl:{<t>}:alert:due                sorted set: cases by when the scheduler must look at them
+//	fl:{<t>}:alert:awaiting           sorted set: customers whose latest case awaits its outcome, by resolution time
+//	fl:{<t>}:alert:claim              string: the replica running the tenant's scheduler tick
+//	fl:alert:tenants                  set: the tenants with cases
+//
+// Announcing is an outbox: a writer commits a change to the case's
+// history, publishes the history entries not yet announced, then records
+// how many are (a). Until then the case is due (within AnnounceGrace), so
+// if the writer dies in between the scheduler publishes them; a repeat
+// carries the same message id and the stream drops it.
 package store
 
 import (
@@ -28,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -59,6 +69,15 @@ func stateKey(tenant string, s cases.State) string {
 }
 func customerKey(tenant, customer string) string { return prefix(tenant) + "customer:" + customer }
 func dueKey(tenant string) string                { return prefix(tenant) + "due" }
+func awaitingKey(tenant string) string           { return prefix(tenant) + "awaiting" }
+func claimKey(tenant string) string              { return prefix(tenant) + "claim" }
+
+// TenantsKey lists the tenants that have cases.
+const TenantsKey = "fl:alert:tenants"
+
+// AnnounceGrace is how long a committed change may wait for its writer to
+// announce it before the scheduler does.
+const AnnounceGrace = 10 * time.Second
 
 // CaseID is the id of the case event opened for customer: derived from
 // both, so a redelivered opening event names the same case.
@@ -77,6 +96,8 @@ type Loaded struct {
 	version string
 	// pointer is the customer's latest case id as read (Load only).
 	pointer string
+	// Announced counts the history entries published.
+	Announced int
 	// Seen holds the event ids asked about that were applied before.
 	Seen map[string]bool
 }
@@ -120,7 +141,7 @@ func (s *Store) Load(ctx context.Context, tenant string, customers []string, eve
 	for i := range out {
 		if id := out[i].pointer; id != "" {
 			l := read[id]
-			out[i].Case, out[i].version = l.Case, l.version
+			out[i].Case, out[i].version, out[i].Announced = l.Case, l.version, l.Announced
 		}
 	}
 	return out, nil
@@ -132,6 +153,19 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Loaded, error) {
 	return read[id], err
 }
 
+// Cases reads cases by id, in order; a Case is nil where there is none.
+func (s *Store) Cases(ctx context.Context, tenant string, ids []string) ([]Loaded, error) {
+	read, err := s.cases(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Loaded, len(ids))
+	for i, id := range ids {
+		out[i] = read[id]
+	}
+	return out, nil
+}
+
 // cases reads cases by id.
 func (s *Store) cases(ctx context.Context, tenant string, ids []string) (map[string]Loaded, error) {
 	out := make(map[string]Loaded, len(ids))
@@ -141,7 +175,7 @@ func (s *Store) cases(ctx context.Context, tenant string, ids []string) (map[str
 	cmds := make([]*redis.SliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, caseKey(tenant, id), "v", "r")
+			cmds[i] = p.HMGet(ctx, caseKey(tenant, id), "v", "r", "a")
 		}
 		return nil
 	}); err != nil {
@@ -159,7 +193,9 @@ func (s *Store) cases(ctx context.Context, tenant string, ids []string) (map[str
 		if err := json.Unmarshal([]byte(blob), c); err != nil {
 			return nil, fmt.Errorf("%w %s: %v", ErrCorrupt, id, err)
 		}
-		out[id] = Loaded{Case: c, version: version}
+		announced, _ := v[2].(string)
+		n, _ := strconv.Atoi(announced)
+		out[id] = Loaded{Case: c, version: version, Announced: n}
 	}
 	return out, nil
 }
@@ -178,7 +214,8 @@ type Write struct {
 
 // Commit applies one tenant's writes in one round trip and reports, for
 // each, whether it was committed (false: what it read changed since; read
-// again and decide again). New cases get their ids.
+// again and decide again). New cases get their ids, and a committed
+// write's Loaded becomes what was written, ready for Announced.
 func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, error) {
 	var b redisx.Writes
 	for _, w := range ws {
@@ -186,11 +223,46 @@ func (s *Store) Commit(ctx context.Context, tenant string, ws []Write) ([]bool, 
 			return nil, err
 		}
 	}
-	done, err := b.Run(ctx, s.rdb, nil)
+	done, err := b.Run(ctx, s.rdb, func(p redis.Pipeliner) { p.SAdd(ctx, TenantsKey, tenant) })
 	if err != nil {
 		return nil, fmt.Errorf("commit cases of %s: %w", tenant, err)
 	}
+	for i, w := range ws {
+		if !done[i] {
+			continue
+		}
+		l := w.Loaded
+		if l.Case == nil || l.Case.ID != w.New.ID {
+			l.version, l.Announced, l.pointer = "0", 0, w.New.ID
+		}
+		version, _ := strconv.ParseInt(l.version, 10, 64)
+		l.Case, l.version = w.New, strconv.FormatInt(version+1, 10)
+	}
 	return done, nil
+}
+
+// Announced records that the first n history entries of each loaded case
+// are published, and puts the case back on its real due time — unless it
+// changed since it was loaded: then its writer announces. One round trip.
+func (s *Store) Announced(ctx context.Context, tenant string, ls []*Loaded) error {
+	var b redisx.Writes
+	for _, l := range ls {
+		c := l.Case
+		b.Section(redisx.Cond{Key: caseKey(tenant, c.ID), Field: "v", Want: l.version})
+		b.HSet(caseKey(tenant, c.ID), "a", len(c.History))
+		if due, ok := Due(c); ok {
+			b.ZAdd(dueKey(tenant), due.UnixMilli(), c.ID)
+		} else {
+			b.ZRem(dueKey(tenant), c.ID)
+		}
+	}
+	if _, err := b.Run(ctx, s.rdb, nil); err != nil {
+		return fmt.Errorf("record announced changes of %s: %w", tenant, err)
+	}
+	for _, l := range ls {
+		l.Announced = len(l.Case.History)
+	}
+	return nil
 }
 
 func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
@@ -228,10 +300,23 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 		}
 		b.ZAdd(stateKey(tenant, c.State), opened, c.ID)
 	}
-	if due, ok := Due(c); ok {
+	announced := w.Loaded.Announced
+	if opening {
+		announced = 0
+	}
+	due, ok := Due(c)
+	if grace := w.Now.Add(AnnounceGrace); announced < len(c.History) && (!ok || grace.Before(due)) {
+		due, ok = grace, true
+	}
+	if ok {
 		b.ZAdd(dueKey(tenant), due.UnixMilli(), c.ID)
 	} else if old != nil {
 		b.ZRem(dueKey(tenant), c.ID)
+	}
+	if c.State == cases.Resolved && c.Outcome == nil {
+		b.ZAdd(awaitingKey(tenant), c.ResolvedAt.UnixMilli(), c.CustomerID)
+	} else if opening || (old.State == cases.Resolved && old.Outcome == nil) {
+		b.ZRem(awaitingKey(tenant), c.CustomerID)
 	}
 	b.Guard(guardKey(tenant, c.CustomerID), w.Events, w.Now, s.guardTTL)
 	b.HSet(ck, "r", blob)
@@ -260,4 +345,28 @@ func (s *Store) DueCases(ctx context.Context, tenant string, now time.Time, n in
 	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
 		Key: dueKey(tenant), ByScore: true, Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(n),
 	}).Result()
+}
+
+// Awaiting returns which of customers have a latest case that awaits its
+// outcome: their next feedback measures it.
+func (s *Store) Awaiting(ctx context.Context, tenant string, customers []string) (map[string]bool, error) {
+	if len(customers) == 0 {
+		return nil, nil
+	}
+	cmd := s.rdb.ZMScore(ctx, awaitingKey(tenant), customers...)
+	if err := cmd.Err(); err != nil {
+		return nil, fmt.Errorf("read customers awaiting an outcome: %w", err)
+	}
+	return redisx.Scored(cmd, customers), nil
+}
+
+// Tenants lists the tenants that have cases.
+func (s *Store) Tenants(ctx context.Context) ([]string, error) {
+	return s.rdb.SMembers(ctx, TenantsKey).Result()
+}
+
+// Claims shares the scheduler's tenants between replicas: one replica,
+// named owner, runs a tenant's tick per interval.
+func (s *Store) Claims(interval time.Duration, owner string, log *slog.Logger) redisx.Claims {
+	return redisx.Claims{RDB: s.rdb, Interval: interval, Tenants: s.Tenants, Key: claimKey, Owner: owner, Log: log}
 }

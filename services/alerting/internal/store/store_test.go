@@ -76,14 +76,27 @@ func TestOpenAttachResolveAndIndexes(t *testing.T) {
 	if l.Case == nil || l.Case.EventCount != 2 || l.Case.ID != c.ID {
 		t.Fatalf("loaded %+v", l.Case)
 	}
+	// Until its changes are announced the case is due within the grace,
+	// then at its acknowledge deadline.
+	if due, want := rdb.ZScore(ctx, "fl:{t}:alert:due", c.ID).Val(), t0.Add(time.Minute+store.AnnounceGrace); due != float64(want.UnixMilli()) {
+		t.Errorf("due %v before announcing, want %v", due, want.UnixMilli())
+	}
+	if err := f.st.Announced(ctx, "t", []*store.Loaded{&l}); err != nil || l.Announced != 2 {
+		t.Fatalf("announced %d: %v", l.Announced, err)
+	}
 	if due := rdb.ZScore(ctx, "fl:{t}:alert:due", c.ID).Val(); due != float64(c.AcknowledgeBy.UnixMilli()) {
 		t.Errorf("due %v, want the acknowledge deadline %v", due, c.AcknowledgeBy.UnixMilli())
+	}
+	if again := f.load(t, "ann"); again.Announced != 2 {
+		t.Errorf("announced as read: %d, want 2", again.Announced)
 	}
 	if got := rdb.ZRange(ctx, "fl:{t}:alert:state:open", 0, -1).Val(); !slices.Equal(got, []string{c.ID}) {
 		t.Errorf("open cases %v", got)
 	}
 
-	// Resolve it: the state index moves, the follow-up is due.
+	// Resolve it: the state index moves, the follow-up is due, the
+	// customer awaits the outcome.
+	stale := l
 	resolved := l.Case.Clone()
 	if err := resolved.Resolve("ops", cases.Resolution{Actions: []cases.Action{{Type: cases.Apology}}, RootCause: "late"}, t0.Add(time.Hour), cases.DefaultSLA()); err != nil {
 		t.Fatal(err)
@@ -94,15 +107,22 @@ func TestOpenAttachResolveAndIndexes(t *testing.T) {
 	if n := rdb.ZCard(ctx, "fl:{t}:alert:state:open").Val(); n != 0 || rdb.ZScore(ctx, "fl:{t}:alert:state:resolved", c.ID).Err() != nil {
 		t.Errorf("state indexes after resolving: open %d", n)
 	}
+	if err := f.st.Announced(ctx, "t", []*store.Loaded{&l}); err != nil {
+		t.Fatal(err)
+	}
 	if due := rdb.ZScore(ctx, "fl:{t}:alert:due", c.ID).Val(); due != float64(resolved.FollowUpAt.UnixMilli()) {
 		t.Errorf("due %v, want the follow-up %v", due, resolved.FollowUpAt.UnixMilli())
 	}
-	// A stale writer of the open case is refused.
-	stale := l.Case.Clone()
-	if err := stale.Acknowledge("late-ops", t0.Add(2*time.Hour)); err != nil {
+	if aw, err := f.st.Awaiting(ctx, "t", []string{"ann", "bob"}); err != nil || !aw["ann"] || aw["bob"] {
+		t.Errorf("awaiting an outcome: %v, %v; want ann only", aw, err)
+	}
+	// A stale writer of the open case is refused, and so is its record of
+	// announcing.
+	acked := stale.Case.Clone()
+	if err := acked.Acknowledge("late-ops", t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if done, _ := f.st.Commit(ctx, "t", []store.Write{{Loaded: &l, New: stale, Now: t0}}); done[0] {
+	if done, _ := f.st.Commit(ctx, "t", []store.Write{{Loaded: &stale, New: acked, Now: t0}}); done[0] {
 		t.Error("a write of a case that changed since it was read was committed")
 	}
 
@@ -110,6 +130,12 @@ func TestOpenAttachResolveAndIndexes(t *testing.T) {
 	next, ok := f.decide(t, match("ann", "e3", alert.Medium, t0.Add(3*24*time.Hour)))
 	if !ok || next.ID == c.ID {
 		t.Fatalf("a new case after the cool-down: %v %+v", ok, next)
+	}
+	if aw, _ := f.st.Awaiting(ctx, "t", []string{"ann"}); aw["ann"] {
+		t.Error("ann still awaits an outcome once a new case opened")
+	}
+	if ts, err := f.st.Tenants(ctx); err != nil || !slices.Equal(ts, []string{"t"}) {
+		t.Errorf("tenants %v, %v", ts, err)
 	}
 	if got := rdb.ZRevRange(ctx, "fl:{t}:alert:customer:ann", 0, -1).Val(); !slices.Equal(got, []string{next.ID, c.ID}) {
 		t.Errorf("ann's cases %v", got)

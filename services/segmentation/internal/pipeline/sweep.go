@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedloop/feedloop/pkg/bus"
+	"github.com/feedloop/feedloop/pkg/redisx"
 	"github.com/feedloop/feedloop/services/segmentation/internal/segment"
 	"github.com/feedloop/feedloop/services/segmentation/internal/store"
 )
@@ -32,59 +33,37 @@ type SweepConfig struct {
 // A change is committed pending (and the customer due at once), published,
 // then cleared: after a crash in between, the next tick publishes it again.
 type Sweeper struct {
-	cfg   SweepConfig
-	eval  *segment.Evaluator
-	store *store.Store
-	pub   *bus.Publisher
-	now   func() time.Time
-	owner string
-	log   *slog.Logger
+	cfg    SweepConfig
+	eval   *segment.Evaluator
+	store  *store.Store
+	pub    *bus.Publisher
+	now    func() time.Time
+	claims redisx.Claims
 }
 
 // NewSweeper returns a sweeper; owner names this replica in its claims.
 func NewSweeper(cfg SweepConfig, eval *segment.Evaluator, st *store.Store, pub *bus.Publisher, now func() time.Time, owner string, log *slog.Logger) *Sweeper {
-	return &Sweeper{cfg: cfg, eval: eval, store: st, pub: pub, now: now, owner: owner, log: log.With("component", "sweep")}
+	return &Sweeper{cfg: cfg, eval: eval, store: st, pub: pub, now: now, claims: st.Claims(cfg.Interval, owner, log.With("component", "sweep"))}
 }
 
-// Run ticks until ctx ends. A failed tick is logged and the next one tries
-// again.
+// Run ticks until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep tick failed", "err", err)
-			}
-		}
-	}
+	return s.claims.Run(ctx, func(ctx context.Context, tenant string) error {
+		_, err := s.sweep(ctx, tenant)
+		return err
+	})
 }
 
 // Tick sweeps every tenant this replica can claim and returns how many
 // customers it evaluated.
 func (s *Sweeper) Tick(ctx context.Context) (int, error) {
-	tenants, err := s.store.Tenants(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
 	total := 0
-	var errs []error
-	for _, tenant := range tenants {
-		// The claim lapses a little before the next tick, so that a
-		// replica can claim again on every tick.
-		claimed, err := s.store.ClaimSweep(ctx, tenant, s.owner, s.cfg.Interval*9/10)
-		if err != nil || !claimed {
-			errs = append(errs, err)
-			continue
-		}
+	err := s.claims.Tick(ctx, func(ctx context.Context, tenant string) error {
 		n, err := s.sweep(ctx, tenant)
 		total += n
-		errs = append(errs, err)
-	}
-	return total, errors.Join(errs...)
+		return err
+	})
+	return total, err
 }
 
 // sweep evaluates up to PerTick of tenant's due customers.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/feedloop/feedloop/pkg/redisx"
 )
 
 // Order is the order List returns customers in.
@@ -186,10 +189,10 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	return s.rdb.SMembers(ctx, TenantsKey).Result()
 }
 
-// ClaimSweep claims tenant's sweep for d on behalf of owner: true when no
-// other replica holds it, so one replica sweeps a tenant at a time.
-func (s *Store) ClaimSweep(ctx context.Context, tenant, owner string, d time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, sweepKey(tenant), owner, d).Result()
+// Claims shares the sweep of the tenants between replicas: one replica,
+// named owner, sweeps a tenant per tick of interval.
+func (s *Store) Claims(interval time.Duration, owner string, log *slog.Logger) redisx.Claims {
+	return redisx.Claims{RDB: s.rdb, Interval: interval, Tenants: s.Tenants, Key: sweepKey, Owner: owner, Log: log}
 }
 
 // Due returns up to n customers due for evaluation at now, earliest first.
