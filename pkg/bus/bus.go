@@ -138,6 +138,7 @@ var (
 	ScoredStream     = Stream{Name: "SCORED", Subjects: []string{"feedback.scored.>"}}
 	CustomersStream  = Stream{Name: "CUSTOMERS", Subjects: []string{"customer.>"}}
 	RecoveryStream   = Stream{Name: "RECOVERY", Subjects: []string{"recovery.>"}}
+	DeliveryStream   = Stream{Name: "DELIVERY", Subjects: []string{"delivery.>"}}
 	DeadLetterStream = Stream{Name: "DEADLETTER", Subjects: []string{"deadletter.>"}}
 )
 

@@ -402,6 +402,36 @@ func TestRetryPoisonAndPanic(t *testing.T) {
 	}
 }
 
+// TestRetryAfterDelaysAsAsked: a handler's RetryAfter replaces the
+// consumer's back-off (10 ms here) with its own delay.
+func TestRetryAfterDelaysAsAsked(t *testing.T) {
+	e := setup(t)
+	publishN(t, e, 1)
+	var mu sync.Mutex
+	var at []time.Time
+	run(t, e, func(_ context.Context, msgs []*bus.Message) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		errs := make([]error, len(msgs))
+		for i, m := range msgs {
+			at = append(at, time.Now())
+			if m.Deliveries == 1 {
+				errs[i] = bus.RetryAfter(errors.New("receiver busy"), 500*time.Millisecond)
+			}
+		}
+		return errs
+	})
+	if len(at) != 2 {
+		t.Fatalf("%d deliveries, want 2", len(at))
+	}
+	if gap := at[1].Sub(at[0]); gap < 500*time.Millisecond {
+		t.Errorf("redelivered after %s, want at least the 500ms asked", gap)
+	}
+	if dl := deadLetters(t, e); len(dl) != 0 {
+		t.Errorf("dead letters %v", dl)
+	}
+}
+
 // TestRunDrainsOnCancel stops a consumer while messages are buffered and
 // in flight, then starts it again: every message is handled exactly once.
 // (Messages on the wire when the drain unsubscribes are not seen by this

@@ -54,6 +54,20 @@ func (e permanentError) Unwrap() error { return e.err }
 // decoded, or is invalid): the message goes to the dead-letter stream.
 func Permanent(err error) error { return permanentError{err} }
 
+// retryError asks for a retry after a given delay.
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (e retryError) Error() string { return e.err.Error() }
+func (e retryError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as worth retrying after d, instead of the consumer's
+// own back-off: for a handler that knows better (a receiver's Retry-After,
+// a back-off with jitter of its own). Retries stay bounded by MaxDeliver.
+func RetryAfter(err error, d time.Duration) error { return retryError{err, d} }
+
 // IsPermanent reports whether err was marked Permanent.
 func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
 
@@ -280,8 +294,12 @@ func (c *Consumer) settle(ctx context.Context, m *Message, err error) {
 		}
 	case !IsPermanent(err) && m.Deliveries < uint64(c.cfg.MaxDeliver):
 		outcome = "retry"
-		c.log.Warn("message will be retried", "subject", m.Subject, "deliveries", m.Deliveries, "err", err)
-		_ = m.raw.NakWithDelay(c.backoff(m.Deliveries))
+		delay := c.backoff(m.Deliveries)
+		if r := (retryError{}); errors.As(err, &r) {
+			delay = r.after
+		}
+		c.log.Warn("message will be retried", "subject", m.Subject, "deliveries", m.Deliveries, "after", delay, "err", err)
+		_ = m.raw.NakWithDelay(delay)
 	default:
 		outcome = "deadletter"
 		reason := err.Error()

@@ -1,5 +1,6 @@
-// Package api implements the AlertingService. This build answers GetAlert
-// and WatchAlerts; the other calls answer UNIMPLEMENTED until they land.
+// Package api implements the AlertingService: the caller's cases listed,
+// read, acknowledged, resolved and reopened, their changes watched, and the
+// recovery report. Every call sees only the caller's tenant.
 package api
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/grpcx"
+	"github.com/feedloop/feedloop/services/alerting/internal/announce"
 	"github.com/feedloop/feedloop/services/alerting/internal/casepb"
 	"github.com/feedloop/feedloop/services/alerting/internal/cases"
 	"github.com/feedloop/feedloop/services/alerting/internal/store"
@@ -31,15 +33,18 @@ type Service struct {
 	store *store.Store
 	js    jetstream.JetStream
 	sla   cases.SLA
+	ann   *announce.Announcer
 }
 
 // New returns the service; js reads the RECOVERY stream for WatchAlerts
-// and the CUSTOMERS stream for backtests, which decide cases with sla.
-func New(st *store.Store, js jetstream.JetStream, sla cases.SLA) *Service {
-	return &Service{store: st, js: js, sla: sla}
+// and the CUSTOMERS stream for backtests, which decide cases with sla; ann
+// makes and announces the changes people make to cases (with sla).
+func New(st *store.Store, js jetstream.JetStream, sla cases.SLA, ann *announce.Announcer) *Service {
+	return &Service{store: st, js: js, sla: sla, ann: ann}
 }
 
-// GetAlert returns one of the caller's cases.
+// GetAlert returns one of the caller's cases with its notification
+// history: per change and receiver, the attempts and how the last ended.
 func (s *Service) GetAlert(ctx context.Context, req *alertingv1.GetAlertRequest) (*alertingv1.GetAlertResponse, error) {
 	l, err := s.store.Get(ctx, grpcx.Tenant(ctx), req.GetCaseId())
 	switch {
@@ -50,7 +55,11 @@ func (s *Service) GetAlert(ctx context.Context, req *alertingv1.GetAlertRequest)
 	case l.Case == nil:
 		return nil, status.Errorf(codes.NotFound, "no case %q", req.GetCaseId())
 	}
-	return &alertingv1.GetAlertResponse{Case: casepb.Case(l.Case)}, nil
+	attempts, err := s.store.Attempts(ctx, grpcx.Tenant(ctx), l.Case.ID)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return &alertingv1.GetAlertResponse{Case: casepb.Case(l.Case), Notifications: casepb.Notifications(attempts)}, nil
 }
 
 // WatchAlerts streams the caller's case changes from the RECOVERY stream:

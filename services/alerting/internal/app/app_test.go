@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,13 +36,16 @@ type harness struct {
 	pub    *bus.Publisher // publishes as segmentation would
 	cfg    app.Config
 	client alertingv1.AlertingServiceClient
+	stack  *testkit.Stack
+	stop   func()
 }
 
 // start runs alerting in-process on a real JetStream and Redis, with the
-// CUSTOMERS stream created as segmentation creates it.
-func start(t *testing.T) *harness {
-	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b")
-	h := &harness{cfg: app.ConfigFromEnv(st.Env), js: st.JS}
+// CUSTOMERS stream created as segmentation creates it; env is more
+// settings, as name, value, ...
+func start(t *testing.T, env ...string) *harness {
+	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b", env...)
+	h := &harness{cfg: app.ConfigFromEnv(st.Env), js: st.JS, stack: st}
 	if err := st.Env.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,10 +53,16 @@ func start(t *testing.T) *harness {
 	if _, err := bus.EnsureStream(context.Background(), h.js, h.cfg.Bus, bus.CustomersStream); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cc, _ := testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, log) })
-	h.client = alertingv1.NewAlertingServiceClient(cc)
+	h.run(t)
 	return h
+}
+
+// run starts the service (again).
+func (h *harness) run(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var cc *grpc.ClientConn
+	cc, h.stop = testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, log) })
+	h.client = alertingv1.NewAlertingServiceClient(cc)
 }
 
 // evaluated is scored feedback as segmentation publishes it.
