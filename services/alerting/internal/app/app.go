@@ -70,10 +70,15 @@ type Config struct {
 // FEEDLOOP_ALERTING_DELIVERY_BACKOFF_MAX [5m] for the retries of a
 // notification, FEEDLOOP_ALERTING_DELIVERY_TIMEOUT [10s] per attempt, and
 // FEEDLOOP_ALERTING_DELIVERY_RATE [10] notifications per second per
-// receiver (a burst of as many). Each receiver of the routing file reads the
+// receiver (a burst of as many). FEEDLOOP_ALERTING_SLA [critical=15m/4h,
+// high=1h/24h, medium=4h/72h, low=24h/168h] sets, per severity named, how
+// soon a case must be acknowledged and resolved;
+// FEEDLOOP_ALERTING_FOLLOW_UP_AFTER [72h] is when a resolved case's
+// follow-up is due and FEEDLOOP_ALERTING_COOL_DOWN [24h] how long after
+// resolution matches no more severe open no new case. Each receiver of the routing file reads the
 // variables the file names for it (URL, routing key, secret); a receiver
 // whose URL (or PagerDuty routing key) is unset is disabled, one set but
-// invalid fails start-up. The SLA is cases.DefaultSLA.
+// invalid fails start-up.
 func ConfigFromEnv(env *config.Env) Config {
 	c := Config{
 		GRPC:     grpcx.ConfigFromEnv(env, ":8084"),
@@ -96,6 +101,17 @@ func ConfigFromEnv(env *config.Env) Config {
 	if c.GuardTTL < time.Hour {
 		env.Fail("FEEDLOOP_ALERTING_DEDUP_TTL", "must be at least 1h, got %s", c.GuardTTL)
 	}
+	sla, err := cases.ParseDeadlines(env.String("FEEDLOOP_ALERTING_SLA", ""), c.SLA)
+	if err != nil {
+		env.Fail("FEEDLOOP_ALERTING_SLA", "%v", err)
+	} else {
+		c.SLA = sla
+	}
+	c.SLA.FollowUpAfter = env.Duration("FEEDLOOP_ALERTING_FOLLOW_UP_AFTER", c.SLA.FollowUpAfter)
+	c.SLA.CoolDown = env.Duration("FEEDLOOP_ALERTING_COOL_DOWN", c.SLA.CoolDown)
+	if err := c.SLA.Validate(); err != nil {
+		env.Fail("FEEDLOOP_ALERTING_SLA", "%v", err)
+	}
 	if c.Schedule.Interval <= 0 || c.Schedule.Batch < 1 || c.Schedule.PerTick < c.Schedule.Batch {
 		env.Fail("FEEDLOOP_ALERTING_SCHEDULE_INTERVAL", "the interval must be positive, the batch at least 1 and the per-tick bound at least the batch")
 	}
@@ -108,7 +124,6 @@ func ConfigFromEnv(env *config.Env) Config {
 	if c.Delivery.Timeout <= 0 || c.Delivery.Timeout > c.Bus.AckWait/2 {
 		env.Fail("FEEDLOOP_ALERTING_DELIVERY_TIMEOUT", "must be positive and at most half of FEEDLOOP_CONSUMER_ACK_WAIT (%s)", c.Bus.AckWait)
 	}
-	var err error
 	if c.Rules, err = loadFile(env.String("FEEDLOOP_ALERTING_RULES", ""), rules.Load, rules.Default); err != nil {
 		env.Fail("FEEDLOOP_ALERTING_RULES", "%v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/feedloop/feedloop/services/alerting/internal/alert"
@@ -42,6 +43,39 @@ func DefaultSLA() SLA {
 	s.Deadlines[alert.Low] = Deadlines{day, 7 * day}
 	s.FollowUpAfter, s.CoolDown = 3*day, day
 	return s
+}
+
+// ParseDeadlines overrides the deadlines of base with spec, a
+// comma-separated list of severity=acknowledge/resolve durations, e.g.
+// "critical=15m/4h,high=1h/24h"; severities not named keep base's. The
+// result is not validated (Validate does that).
+func ParseDeadlines(spec string, base SLA) (SLA, error) {
+	out := base
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, durations, ok := strings.Cut(item, "=")
+		ack, resolve, ok2 := strings.Cut(durations, "/")
+		if !ok || !ok2 {
+			return SLA{}, fmt.Errorf("%q: want severity=acknowledge/resolve, e.g. critical=15m/4h", item)
+		}
+		sev, err := alert.ParseSeverity(strings.TrimSpace(name))
+		if err != nil {
+			return SLA{}, err
+		}
+		a, err := time.ParseDuration(strings.TrimSpace(ack))
+		if err != nil {
+			return SLA{}, fmt.Errorf("%s: acknowledge within: %w", sev, err)
+		}
+		r, err := time.ParseDuration(strings.TrimSpace(resolve))
+		if err != nil {
+			return SLA{}, fmt.Errorf("%s: resolve within: %w", sev, err)
+		}
+		out.Deadlines[sev] = Deadlines{a, r}
+	}
+	return out, nil
 }
 
 // For is the deadlines of severity sev; outside low…critical, the nearest.

@@ -321,3 +321,45 @@ func TestCloneSharesNothingThatChanges(t *testing.T) {
 		t.Errorf("the original changed: %+v", c)
 	}
 }
+
+func TestParseDeadlines(t *testing.T) {
+	base := DefaultSLA()
+	for _, tc := range []struct {
+		spec string
+		want map[alert.Severity]Deadlines // the changed ones
+		err  string
+	}{
+		{"", nil, ""},
+		{"critical=5m/1h", map[alert.Severity]Deadlines{alert.Critical: {5 * time.Minute, time.Hour}}, ""},
+		{" high = 30m / 12h , low=2d/8d", nil, "time: unknown unit"},
+		{"high=30m/12h, low=48h/192h", map[alert.Severity]Deadlines{alert.High: {30 * time.Minute, 12 * time.Hour}, alert.Low: {48 * time.Hour, 192 * time.Hour}}, ""},
+		{"urgent=1m/1h", nil, `severity "urgent"`},
+		{"critical=5m", nil, "want severity=acknowledge/resolve"},
+		{"critical=soon/1h", nil, "acknowledge within"},
+		{"critical=1m/later", nil, "resolve within"},
+	} {
+		got, err := ParseDeadlines(tc.spec, base)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one containing %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.spec, err)
+			continue
+		}
+		for sev := alert.Low; sev <= alert.Critical; sev++ {
+			want, changed := tc.want[sev]
+			if !changed {
+				want = base.Deadlines[sev]
+			}
+			if got.Deadlines[sev] != want {
+				t.Errorf("%q: %s deadlines %v, want %v", tc.spec, sev, got.Deadlines[sev], want)
+			}
+		}
+		if got.FollowUpAfter != base.FollowUpAfter || got.CoolDown != base.CoolDown {
+			t.Errorf("%q: changed the follow-up or cool-down", tc.spec)
+		}
+	}
+}
