@@ -224,6 +224,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		func(ctx context.Context) error {
 			return bus.Consume(ctx, conns.JS, sendBus, deliver.SendConsumer, pub, log, send.Handle)
 		},
+		func(ctx context.Context) error {
+			return bus.Consume(ctx, conns.JS, cfg.Bus, bus.ErasureConsumer("alerting-erasure"), pub, log, bus.Erasures(st.Erase))
+		},
 		sched.Run,
 	}}
 	if a.srv, err = grpcx.New(cfg.GRPC, log); err != nil {

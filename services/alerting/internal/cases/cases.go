@@ -228,6 +228,34 @@ func (c *Case) Clone() *Case {
 	return &d
 }
 
+// Erase removes the customer's personal data from the case, for a customer
+// who asked to be forgotten: who they are (their id, the summary and labels
+// drawn from their feedback) and what people wrote about them (action
+// notes, reopen reasons). What reports count stays: state, severity, rules,
+// times, counts, outcome, the kinds of actions and compensations, and the
+// root cause, which describes the failure, not the customer.
+func (c *Case) Erase() {
+	c.CustomerID, c.Summary, c.Labels = "", "", nil
+	c.Resolution = withoutNotes(c.Resolution)
+	for i := range c.History {
+		c.History[i].Resolution = withoutNotes(c.History[i].Resolution)
+		if c.History[i].Type == ChangeReopened {
+			c.History[i].Note = ""
+		}
+	}
+}
+
+func withoutNotes(r *Resolution) *Resolution {
+	if r == nil {
+		return nil
+	}
+	out := &Resolution{RootCause: r.RootCause, Actions: slices.Clone(r.Actions)}
+	for i := range out.Actions {
+		out.Actions[i].Note = ""
+	}
+	return out
+}
+
 // has is true when the event already opened or joined the case, or
 // measured its outcome.
 func (c *Case) has(eventID string) bool {

@@ -292,3 +292,37 @@ func TestNPSImproved(t *testing.T) {
 		}
 	}
 }
+
+func TestEraseKeepsWhatReportsCount(t *testing.T) {
+	sla := DefaultSLA()
+	c := Decide(nil, Match{CustomerID: "ann", Rule: "complaint", Severity: alert.High, Summary: "Ann complained", Labels: map[string]string{"team": "x"}, EventID: "e1", At: t0}, sla).Case
+	r := Resolution{RootCause: "late courier", Actions: []Action{{Type: Compensation, Note: "voucher for Ann", Compensation: Money{500, "EUR"}}}}
+	if err := c.Resolve("ops", r, t0.Add(time.Hour), sla); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reopen("ops", "Ann called again", t0.Add(2*time.Hour), sla); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resolve("ops", r, t0.Add(3*time.Hour), sla); err != nil {
+		t.Fatal(err)
+	}
+	c.Erase()
+	if c.CustomerID != "" || c.Summary != "" || c.Labels != nil {
+		t.Errorf("identity kept: %q %q %v", c.CustomerID, c.Summary, c.Labels)
+	}
+	if c.State != Resolved || c.Severity != alert.High || c.Rule != "complaint" || c.EventCount != 1 || !c.ResolvedAt.Equal(t0.Add(3*time.Hour)) ||
+		c.Resolution.RootCause != "late courier" || c.Resolution.Actions[0].Compensation.Amount != 500 || len(c.History) != 4 {
+		t.Errorf("what reports count changed: %+v", c)
+	}
+	for _, ch := range c.History {
+		if ch.Type == ChangeReopened && ch.Note != "" {
+			t.Errorf("reopen reason kept: %q", ch.Note)
+		}
+		if ch.Resolution != nil && ch.Resolution.Actions[0].Note != "" {
+			t.Errorf("action note kept in the history: %q", ch.Resolution.Actions[0].Note)
+		}
+	}
+	if r.Actions[0].Note != "voucher for Ann" {
+		t.Error("Erase modified the caller's resolution")
+	}
+}

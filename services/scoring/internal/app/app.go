@@ -124,7 +124,7 @@ type App struct {
 	srv    *grpcx.Server
 	cons   *bus.Consumer
 	pipe   *pipeline.Pipeline
-	eraser *pipeline.Eraser
+	erase  func(ctx context.Context, tenant, customer string) error
 	conns  *service.Conns
 	busCfg bus.Config
 	pub    *bus.Publisher
@@ -152,8 +152,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	pub := bus.NewPublisher(conns.JS, "feedloop/scoring")
 	a := &App{
 		conns: conns, busCfg: cfg.Bus, pub: pub, log: log,
-		pipe:   pipeline.New(score.New(cfg.Score, lexicon), st, pub),
-		eraser: pipeline.NewEraser(st),
+		pipe:  pipeline.New(score.New(cfg.Score, lexicon), st, pub),
+		erase: st.Erase,
 	}
 	if a.cons, err = bus.NewConsumer(ctx, conns.JS, cfg.Bus, pipeline.Consumer, pub, log); err != nil {
 		return fail(err)
@@ -182,5 +182,5 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // runErasure runs the erasure consumer; it waits for segmentation to
 // create the CUSTOMERS stream while scoring serves.
 func (a *App) runErasure(ctx context.Context) error {
-	return bus.Consume(ctx, a.conns.JS, a.busCfg, pipeline.ErasureConsumer, a.pub, a.log, a.eraser.Handle)
+	return bus.Consume(ctx, a.conns.JS, a.busCfg, bus.ErasureConsumer("scoring-erasure"), a.pub, a.log, bus.Erasures(a.erase))
 }
