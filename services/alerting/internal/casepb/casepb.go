@@ -61,3 +61,17 @@ func Case(c *cases.Case) *alertingv1.RecoveryCase {
 	}
 	return p
 }
+
+// Resolution is the domain form of r. A compensation keeps its amount;
+// other actions carry none (as Case shows them).
+func Resolution(r *alertingv1.Resolution) cases.Resolution {
+	out := cases.Resolution{RootCause: r.GetRootCause()}
+	for _, a := range r.GetActions() {
+		action := cases.Action{Type: cases.ActionType(a.GetType()), Note: a.GetNote()}
+		if action.Type == cases.Compensation {
+			action.Compensation = cases.Money{Amount: a.GetCompensation().GetAmountMinor(), Currency: a.GetCompensation().GetCurrency()}
+		}
+		out.Actions = append(out.Actions, action)
+	}
+	return out
+}
