@@ -101,18 +101,9 @@ func (h *harness) publish(t *testing.T, outs ...bus.Outgoing) {
 }
 
 // waitIdle waits until alerting has acknowledged everything it was given.
-func (h *harness) waitIdle(t *testing.T) {
+func (h *harness) waitIdle(t testing.TB) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		cons, err := h.js.Consumer(context.Background(), "CUSTOMERS", "alerting")
-		if err != nil {
-			continue
-		}
-		if info, err := cons.Info(context.Background()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-			return
-		}
-	}
-	t.Fatal("alerting did not finish its messages within 30s")
+	testkit.WaitIdle(t, h.js, 30*time.Second, testkit.Durable{Stream: "CUSTOMERS", Name: "alerting"})
 }
 
 func (h *harness) changes(t *testing.T) []*eventsv1.RecoveryCaseChanged {

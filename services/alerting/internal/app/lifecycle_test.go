@@ -10,6 +10,7 @@ import (
 	eventsv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/events/v1"
 	segmentationv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 
+	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
@@ -61,5 +62,31 @@ func TestEscalationFollowUpAndOutcome(t *testing.T) {
 	h.waitIdle(t)
 	if n := len(h.changes(t)); n != 6 {
 		t.Errorf("%d changes after a second feedback, want 6", n)
+	}
+}
+
+// TestAnEventAndTheTierChangeItCausedBothCount: a detractor's feedback that
+// also moves the customer into at-risk arrives as two messages under one
+// event id; whichever comes first, both join one case at the higher
+// severity.
+func TestAnEventAndTheTierChangeItCausedBothCount(t *testing.T) {
+	h := start(t)
+	change := bus.Outgoing{
+		Subject: bus.Subject(bus.TierChanged, "tenant-a"), ID: "tenant-a/f1/ann/tier_changed",
+		Msg: &eventsv1.TierChanged{TenantId: "tenant-a", CustomerId: "ann", EventId: "f1", OldTier: "champion", NewTier: "at-risk", ChangedAt: timestamppb.New(t0)},
+	}
+	h.publish(t, change)
+	testkit.WaitStream(t, h.js, "RECOVERY", 1, 10*time.Second)
+	h.publish(t, evaluated("ann", "f1", segmentationv1.ValueLevel_VALUE_LEVEL_HIGH, 2, false))
+	testkit.WaitStream(t, h.js, "RECOVERY", 2, 10*time.Second)
+	h.waitIdle(t)
+	cs := h.changes(t)
+	if len(cs) != 2 {
+		t.Fatalf("%d changes, want 2", len(cs))
+	}
+	if cs[0].GetCase().GetRule() != "into-at-risk" || cs[0].GetEventId() != "f1/tier_changed" ||
+		cs[1].GetType() != alertingv1.CaseEventType_CASE_EVENT_TYPE_UPDATED || cs[1].GetEventId() != "f1" ||
+		cs[1].GetCase().GetSeverity() != alertingv1.Severity_SEVERITY_CRITICAL || cs[1].GetCase().GetEventCount() != 2 {
+		t.Errorf("changes %v", cs)
 	}
 }

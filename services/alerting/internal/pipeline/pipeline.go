@@ -276,6 +276,8 @@ func (p *Pipeline) announce(tenant string, c *cases.Case, e *event) {
 
 // Event is what alerting reads of one CustomerEvaluated or TierChanged.
 type Event struct {
+	// EventID is the customer event's id; a tier change's is the event
+	// that caused it, followed by "/tier_changed".
 	Tenant, CustomerID, EventID string
 	At                          time.Time
 	// Feedback is true for feedback, which can measure a recovery outcome
@@ -319,7 +321,10 @@ func Read(rs *rules.Rules, m *bus.Message) (Event, error) {
 		}
 		e.Tenant, prefix = in.GetTenantId(), bus.TierChanged
 		v = VarsFromTierChanged(in, nil)
-		e.EventID, e.At = in.GetEventId(), in.GetChangedAt().AsTime()
+		// The event that changed the tier also arrives evaluated, under its
+		// own id: the change is a distinct occurrence, so that both can
+		// match and neither is taken for a redelivery of the other.
+		e.EventID, e.At = in.GetEventId()+"/tier_changed", in.GetChangedAt().AsTime()
 	default:
 		return Event{}, bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
 	}

@@ -86,8 +86,19 @@ func TestDefaultRulesOnMessages(t *testing.T) {
 	for _, m := range rs.Evaluate(&v) {
 		got = append(got, m.Rule+":"+m.Severity.String())
 	}
-	want := []string{"vip-detractor-or-complaint:" + alert.Critical.String(), "satisfaction-falling:high", "into-at-risk:high", "churn-risk-crossed:high"}
+	want := []string{"vip-detractor-or-complaint:" + alert.Critical.String(), "satisfaction-falling:high", "churn-risk-crossed:high"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("matched %v, want %v", got, want)
+	}
+	// The tier change the feedback caused arrives on its own and matches
+	// the tier rule.
+	change := &eventsv1.TierChanged{CustomerId: "ann", EventId: "f1", OldTier: "champion", NewTier: "at-risk"}
+	v = VarsFromTierChanged(change, profile())
+	got = got[:0]
+	for _, m := range rs.Evaluate(&v) {
+		got = append(got, m.Rule+":"+m.Severity.String())
+	}
+	if want := []string{"into-at-risk:high"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("tier change matched %v, want %v", got, want)
 	}
 }

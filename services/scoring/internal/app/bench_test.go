@@ -81,25 +81,14 @@ func BenchmarkPipeline(b *testing.B) {
 func BenchmarkRelay(b *testing.B) {
 	h := deps(b)
 	load(b, h, time.Hour)
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := bus.EnsureStream(ctx, h.js, h.cfg.Bus, bus.ScoredStream); err != nil {
+	if _, err := bus.EnsureStream(context.Background(), h.js, h.cfg.Bus, bus.ScoredStream); err != nil {
 		b.Fatal(err)
 	}
-	pub := bus.NewPublisher(h.js, "relay")
-	cons, err := bus.NewConsumer(ctx, h.js, h.cfg.Bus, bus.ConsumerSpec{Stream: bus.FeedbackStream, Durable: "relay"}, pub, discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	relay := testkit.Relay(h.js, "feedback.scored.tenant-a")
 	b.ResetTimer()
 	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- cons.Run(ctx, relay) }()
+	stop := testkit.RunRelay(b, h.js, h.cfg.Bus, bus.ConsumerSpec{Stream: bus.FeedbackStream, Durable: "relay"}, "feedback.scored.tenant-a")
 	waitScored(b, h, b.N, start)
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	stop()
 }
 
 // BenchmarkExperienceReport asks for 30-day reports over 30 days of hourly

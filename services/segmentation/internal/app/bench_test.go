@@ -51,34 +51,10 @@ func traffic(n int, mixed bool) []bus.Outgoing {
 
 // idleRate waits until the durable consumers have no message pending or
 // unacknowledged and reports the rate since start.
-func idleRate(b *testing.B, h *harness, start time.Time, consumers ...[2]string) {
+func idleRate(b *testing.B, h *harness, start time.Time, consumers ...testkit.Durable) {
 	b.Helper()
-	ctx := context.Background()
-	for deadline := start.Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		idle := true
-		for _, c := range consumers {
-			cons, err := h.js.Consumer(ctx, c[0], c[1])
-			if err != nil {
-				idle = false
-				break
-			}
-			info, err := cons.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
-				idle = false
-			}
-		}
-		if idle {
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
-			return
-		}
-	}
-	for _, c := range consumers {
-		if cons, err := h.js.Consumer(ctx, c[0], c[1]); err == nil {
-			info, _ := cons.Info(ctx)
-			b.Logf("%s: %+v", c[1], info)
-		}
-	}
-	b.Fatal("events were not all processed within 5 minutes (consumers above)")
+	testkit.WaitIdle(b, h.js, 5*time.Minute, consumers...)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 func BenchmarkPipeline(b *testing.B) {
@@ -94,9 +70,9 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			h.run(b)
-			consumers := [][2]string{{"SCORED", "segmentation"}}
+			consumers := []testkit.Durable{{Stream: "SCORED", Name: "segmentation"}}
 			if mixed {
-				consumers = append(consumers, [2]string{"FEEDBACK", "segmentation-activity"})
+				consumers = append(consumers, testkit.Durable{Stream: "FEEDBACK", Name: "segmentation-activity"})
 			}
 			idleRate(b, h, start, consumers...)
 		})
@@ -107,21 +83,11 @@ func BenchmarkRelay(b *testing.B) {
 	h := start(b)
 	h.stop()
 	h.publish(b, traffic(b.N, false)...)
-	ctx, cancel := context.WithCancel(context.Background())
-	pub := bus.NewPublisher(h.js, "relay")
-	cons, err := bus.NewConsumer(ctx, h.js, h.cfg.Bus, bus.ConsumerSpec{Stream: bus.ScoredStream, Durable: "relay"}, pub, discard())
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- cons.Run(ctx, testkit.Relay(h.js, "customer.evaluated.tenant-a")) }()
-	idleRate(b, h, start, [2]string{"SCORED", "relay"})
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	stop := testkit.RunRelay(b, h.js, h.cfg.Bus, bus.ConsumerSpec{Stream: bus.ScoredStream, Durable: "relay"}, "customer.evaluated.tenant-a")
+	idleRate(b, h, start, testkit.Durable{Stream: "SCORED", Name: "relay"})
+	stop()
 }
 
 // BenchmarkGetCustomer reads random customers of about 10,000 through gRPC and

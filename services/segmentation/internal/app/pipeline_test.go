@@ -41,28 +41,8 @@ func weekly(tenant, customer string, n int, amount int64) []bus.Outgoing {
 // message they were given.
 func (h *harness) waitIdle(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		idle := true
-		for _, c := range []struct{ stream, durable string }{{"SCORED", "segmentation"}, {"FEEDBACK", "segmentation-activity"}} {
-			cons, err := h.js.Consumer(context.Background(), c.stream, c.durable)
-			if err != nil {
-				idle = false
-				break
-			}
-			info, err := cons.Info(context.Background())
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
-				idle = false
-			}
-		}
-		if idle {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("segmentation did not finish its messages within 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitIdle(t, h.js, 30*time.Second,
+		testkit.Durable{Stream: "SCORED", Name: "segmentation"}, testkit.Durable{Stream: "FEEDBACK", Name: "segmentation-activity"})
 }
 
 // TestTierChangedOnceEvenWhenRedelivered makes every publish fail after the
