@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -89,6 +90,11 @@ func (s *Service) WatchAlerts(req *alertingv1.WatchAlertsRequest, stream grpc.Se
 	defer msgs.Stop()
 	stop := context.AfterFunc(ctx, msgs.Stop) // unblocks Next when the client leaves
 	defer stop()
+	// The headers tell the client the watch is in place: every change from
+	// now on reaches it.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	for {
 		m, err := msgs.Next()
 		if err != nil {

@@ -43,7 +43,7 @@ type harness struct {
 // start runs alerting in-process on a real JetStream and Redis, with the
 // CUSTOMERS stream created as segmentation creates it; env is more
 // settings, as name, value, ...
-func start(t *testing.T, env ...string) *harness {
+func start(t testing.TB, env ...string) *harness {
 	st := testkit.StartStack(t, keyA+"=tenant-a,"+keyB+"=tenant-b", env...)
 	h := &harness{cfg: app.ConfigFromEnv(st.Env), js: st.JS, stack: st}
 	if err := st.Env.Err(); err != nil {
@@ -58,7 +58,7 @@ func start(t *testing.T, env ...string) *harness {
 }
 
 // run starts the service (again).
-func (h *harness) run(t *testing.T) {
+func (h *harness) run(t testing.TB) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var cc *grpc.ClientConn
 	cc, h.stop = testkit.RunApp(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, h.cfg, log) })
@@ -90,7 +90,7 @@ func evaluated(customer, eventID string, level segmentationv1.ValueLevel, nps in
 	}
 }
 
-func (h *harness) publish(t *testing.T, outs ...bus.Outgoing) {
+func (h *harness) publish(t testing.TB, outs ...bus.Outgoing) {
 	t.Helper()
 	_, errs := h.pub.PublishAll(context.Background(), outs)
 	for _, err := range errs {
