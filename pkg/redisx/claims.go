@@ -25,9 +25,13 @@ type Claims struct {
 	Log   *slog.Logger
 }
 
+// Work is a tick's work for one tenant; it returns how many items it
+// handled.
+type Work func(ctx context.Context, tenant string) (int, error)
+
 // Run calls Tick every Interval until ctx ends. A failed tick is logged
 // and the next one tries again.
-func (c Claims) Run(ctx context.Context, work func(ctx context.Context, tenant string) error) error {
+func (c Claims) Run(ctx context.Context, work Work) error {
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	for {
@@ -35,19 +39,21 @@ func (c Claims) Run(ctx context.Context, work func(ctx context.Context, tenant s
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := c.Tick(ctx, work); err != nil && ctx.Err() == nil {
+			if _, err := c.Tick(ctx, work); err != nil && ctx.Err() == nil {
 				c.Log.Warn("periodic work failed", "err", err)
 			}
 		}
 	}
 }
 
-// Tick runs work for every tenant this replica claims now.
-func (c Claims) Tick(ctx context.Context, work func(ctx context.Context, tenant string) error) error {
+// Tick runs work for every tenant this replica claims now and returns how
+// many items they handled.
+func (c Claims) Tick(ctx context.Context, work Work) (int, error) {
 	tenants, err := c.Tenants(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	total := 0
 	var errs []error
 	for _, tenant := range tenants {
 		claimed, err := c.claim(ctx, tenant)
@@ -55,9 +61,11 @@ func (c Claims) Tick(ctx context.Context, work func(ctx context.Context, tenant 
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, work(ctx, tenant))
+		n, err := work(ctx, tenant)
+		total += n
+		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return total, errors.Join(errs...)
 }
 
 // claim takes tenant's claim, or renews it when this replica holds it.

@@ -25,13 +25,20 @@ func TestClaimsShareTenantsBetweenReplicas(t *testing.T) {
 	a, b := claims("a"), claims("b")
 	tick := func(c redisx.Claims, fail string) ([]string, error) {
 		var worked []string
-		err := c.Tick(ctx, func(_ context.Context, tenant string) error {
+		n, err := c.Tick(ctx, func(_ context.Context, tenant string) (int, error) {
 			worked = append(worked, tenant)
 			if tenant == fail {
-				return errors.New("boom")
+				return 0, errors.New("boom")
 			}
-			return nil
+			return 1, nil
 		})
+		want := len(worked)
+		if slices.Contains(worked, fail) {
+			want-- // a failing tenant counts nothing
+		}
+		if n != want {
+			t.Errorf("tick counted %d items, want %d", n, want)
+		}
 		return worked, err
 	}
 	if got, err := tick(a, ""); err != nil || !slices.Equal(got, []string{"t1", "t2"}) {

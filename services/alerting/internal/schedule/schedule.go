@@ -47,24 +47,11 @@ func New(cfg Config, st *store.Store, ann *announce.Announcer, sla cases.SLA, no
 }
 
 // Run ticks until ctx ends.
-func (s *Scheduler) Run(ctx context.Context) error {
-	return s.claims.Run(ctx, func(ctx context.Context, tenant string) error {
-		_, err := s.tenant(ctx, tenant)
-		return err
-	})
-}
+func (s *Scheduler) Run(ctx context.Context) error { return s.claims.Run(ctx, s.tenant) }
 
 // Tick looks at the due cases of every tenant this replica claims and
 // returns how many it changed or announced.
-func (s *Scheduler) Tick(ctx context.Context) (int, error) {
-	total := 0
-	err := s.claims.Tick(ctx, func(ctx context.Context, tenant string) error {
-		n, err := s.tenant(ctx, tenant)
-		total += n
-		return err
-	})
-	return total, err
-}
+func (s *Scheduler) Tick(ctx context.Context) (int, error) { return s.claims.Tick(ctx, s.tenant) }
 
 // tenant handles up to PerTick of tenant's due cases, a batch at a time,
 // until none is due or a batch moves nothing.

@@ -47,24 +47,11 @@ func NewSweeper(cfg SweepConfig, eval *segment.Evaluator, st *store.Store, pub *
 }
 
 // Run ticks until ctx ends.
-func (s *Sweeper) Run(ctx context.Context) error {
-	return s.claims.Run(ctx, func(ctx context.Context, tenant string) error {
-		_, err := s.sweep(ctx, tenant)
-		return err
-	})
-}
+func (s *Sweeper) Run(ctx context.Context) error { return s.claims.Run(ctx, s.sweep) }
 
 // Tick sweeps every tenant this replica can claim and returns how many
 // customers it evaluated.
-func (s *Sweeper) Tick(ctx context.Context) (int, error) {
-	total := 0
-	err := s.claims.Tick(ctx, func(ctx context.Context, tenant string) error {
-		n, err := s.sweep(ctx, tenant)
-		total += n
-		return err
-	})
-	return total, err
-}
+func (s *Sweeper) Tick(ctx context.Context) (int, error) { return s.claims.Tick(ctx, s.sweep) }
 
 // sweep evaluates up to PerTick of tenant's due customers.
 func (s *Sweeper) sweep(ctx context.Context, tenant string) (int, error) {
