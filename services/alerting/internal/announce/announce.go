@@ -48,17 +48,13 @@ func New(st *store.Store, pub *bus.Publisher, now func() time.Time, log *slog.Lo
 func Message(ctx context.Context, tenant string, c *cases.Case, i int) bus.Outgoing {
 	ch := c.History[i]
 	id := tenant + "/" + c.ID + "/" + strconv.Itoa(i)
-	actor := ch.Actor
-	if actor == "" {
-		actor = "system"
-	}
 	return bus.Outgoing{
 		Subject: "recovery." + ch.Type.String() + "." + tenant,
 		ID:      id,
 		Ctx:     ctx,
 		Msg: &eventsv1.RecoveryCaseChanged{
 			TenantId: tenant, ChangeId: id, Type: casepb.ChangeType(ch.Type),
-			Case: casepb.Case(c), Actor: actor, EventId: ch.EventID, OccurredAt: timestamppb.New(ch.At),
+			Case: casepb.Case(c), Actor: casepb.Actor(ch), EventId: ch.EventID, OccurredAt: timestamppb.New(ch.At),
 			Inhibited: ch.Inhibited,
 		},
 	}

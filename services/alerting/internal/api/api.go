@@ -44,8 +44,9 @@ func New(st *store.Store, js jetstream.JetStream, sla cases.SLA, ann *announce.A
 	return &Service{store: st, js: js, sla: sla, ann: ann}
 }
 
-// GetAlert returns one of the caller's cases with its notification
-// history: per change and receiver, the attempts and how the last ended.
+// GetAlert returns one of the caller's cases with its history and its
+// notifications: per change and receiver, the attempts and how the last
+// ended.
 func (s *Service) GetAlert(ctx context.Context, req *alertingv1.GetAlertRequest) (*alertingv1.GetAlertResponse, error) {
 	l, err := s.store.Get(ctx, grpcx.Tenant(ctx), req.GetCaseId())
 	switch {
@@ -60,7 +61,7 @@ func (s *Service) GetAlert(ctx context.Context, req *alertingv1.GetAlertRequest)
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
-	return &alertingv1.GetAlertResponse{Case: casepb.Case(l.Case), Notifications: casepb.Notifications(attempts)}, nil
+	return &alertingv1.GetAlertResponse{Case: casepb.Case(l.Case), Notifications: casepb.Notifications(attempts), History: casepb.History(l.Case)}, nil
 }
 
 // WatchAlerts streams the caller's case changes from the RECOVERY stream:

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,19 @@ func TestEscalationFollowUpAndOutcome(t *testing.T) {
 	h.waitIdle(t)
 	if n := len(h.changes(t)); n != 6 {
 		t.Errorf("%d changes after a second feedback, want 6", n)
+	}
+	// The case keeps its history.
+	got, err := h.client.GetAlert(ctx, &alertingv1.GetAlertRequest{CaseId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var history []string
+	for _, ch := range got.GetHistory() {
+		history = append(history, strings.TrimPrefix(ch.GetType().String(), "CASE_EVENT_TYPE_")+":"+ch.GetActor())
+	}
+	want := "OPENED:vip-detractor-or-complaint ESCALATED:system ACKNOWLEDGED:ops RESOLVED:ops FOLLOW_UP_DUE:system OUTCOME_MEASURED:system"
+	if strings.Join(history, " ") != want {
+		t.Errorf("history %v, want %s", history, want)
 	}
 }
 

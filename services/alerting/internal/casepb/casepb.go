@@ -75,3 +75,24 @@ func Resolution(r *alertingv1.Resolution) cases.Resolution {
 	}
 	return out
 }
+
+// Actor is who made change ch: "system" for what the service does on its
+// own.
+func Actor(ch cases.Change) string {
+	if ch.Actor == "" {
+		return "system"
+	}
+	return ch.Actor
+}
+
+// History is the API form of c's history, oldest first.
+func History(c *cases.Case) []*alertingv1.CaseChange {
+	out := make([]*alertingv1.CaseChange, len(c.History))
+	for i, ch := range c.History {
+		out[i] = &alertingv1.CaseChange{
+			Type: ChangeType(ch.Type), Actor: Actor(ch), EventId: ch.EventID,
+			OccurredAt: stamp(ch.At), Note: ch.Note, Inhibited: ch.Inhibited,
+		}
+	}
+	return out
+}

@@ -185,6 +185,25 @@ type Decision struct {
 	// Reason explains a Suppressed, Duplicate or Inhibited decision, and a
 	// NewCase opened during a cool-down.
 	Reason string
+	// Unrecorded is set on an Attach past MaxRecordedUpdates that raises
+	// nothing: the case counts the event, its history does not list it, and
+	// it is not announced.
+	Unrecorded bool
+}
+
+// MaxRecordedUpdates bounds the updated entries a case's history keeps;
+// an update that raises the severity is always kept.
+const MaxRecordedUpdates = 100
+
+// updates counts c's updated entries.
+func (c *Case) updates() int {
+	n := 0
+	for _, ch := range c.History {
+		if ch.Type == ChangeUpdated {
+			n++
+		}
+	}
+	return n
 }
 
 // Decide is what match m does, given current, the customer's latest case
@@ -262,6 +281,13 @@ func attach(current *Case, m Match, sla SLA) Decision {
 	case m.Severity < c.Severity:
 		dec.Inhibited = true
 		dec.Reason = fmt.Sprintf("%s match inhibited by the case's %s", m.Severity, c.Severity)
+	}
+	if note == "" && c.updates() >= MaxRecordedUpdates {
+		// Counted, not kept: a case that keeps attaching events must not
+		// grow without end (the store rewrites it whole). Redeliveries are
+		// still recognised by the store's guards.
+		dec.Unrecorded = true
+		return dec
 	}
 	c.record(Change{Type: ChangeUpdated, Actor: m.Rule, EventID: m.EventID, At: m.At, Note: note, Inhibited: dec.Inhibited})
 	return dec

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -361,5 +362,25 @@ func TestParseDeadlines(t *testing.T) {
 		if got.FollowUpAfter != base.FollowUpAfter || got.CoolDown != base.CoolDown {
 			t.Errorf("%q: changed the follow-up or cool-down", tc.spec)
 		}
+	}
+}
+
+func TestHistoryKeepsABoundedNumberOfUpdates(t *testing.T) {
+	c := opened(alert.Medium)
+	for i := range MaxRecordedUpdates {
+		d := Decide(c, match(fmt.Sprint("u", i), alert.Medium, time.Duration(i)*time.Second), sla)
+		if d.Verdict != Attach || d.Unrecorded {
+			t.Fatalf("update %d: %s unrecorded=%v", i, d.Verdict, d.Unrecorded)
+		}
+		c = d.Case
+	}
+	d := Decide(c, match("more", alert.Low, time.Hour), sla)
+	if d.Verdict != Attach || !d.Unrecorded || len(d.Case.History) != len(c.History) ||
+		d.Case.EventCount != c.EventCount+1 || d.Case.LatestEventID != "more" {
+		t.Errorf("past the bound: %s unrecorded=%v, history %d (was %d), count %d", d.Verdict, d.Unrecorded, len(d.Case.History), len(c.History), d.Case.EventCount)
+	}
+	raised := Decide(d.Case, match("worse", alert.Critical, 2*time.Hour), sla)
+	if raised.Unrecorded || last(raised.Case).EventID != "worse" || raised.Case.Severity != alert.Critical {
+		t.Errorf("a severity rise past the bound must be kept: unrecorded=%v, last %+v", raised.Unrecorded, last(raised.Case))
 	}
 }

@@ -989,17 +989,110 @@ func (x *GetAlertRequest) GetCaseId() string {
 	return ""
 }
 
+// CaseChange is one entry of a case's history.
+type CaseChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  CaseEventType          `protobuf:"varint,1,opt,name=type,proto3,enum=feedloop.alerting.v1.CaseEventType" json:"type,omitempty"`
+	// A person for acknowledge / resolve / reopen, the matching rule for
+	// opened / updated, else "system".
+	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The customer event behind opened, updated and outcome_measured.
+	EventId    string                 `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// What changed beyond the type: a severity rise, an escalation level, the
+	// reason for a reopen.
+	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	// An update less severe than the case: counted, not notified.
+	Inhibited     bool `protobuf:"varint,6,opt,name=inhibited,proto3" json:"inhibited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseChange) Reset() {
+	*x = CaseChange{}
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseChange) ProtoMessage() {}
+
+func (x *CaseChange) ProtoReflect() protoreflect.Message {
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseChange.ProtoReflect.Descriptor instead.
+func (*CaseChange) Descriptor() ([]byte, []int) {
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CaseChange) GetType() CaseEventType {
+	if x != nil {
+		return x.Type
+	}
+	return CaseEventType_CASE_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *CaseChange) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CaseChange) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *CaseChange) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *CaseChange) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CaseChange) GetInhibited() bool {
+	if x != nil {
+		return x.Inhibited
+	}
+	return false
+}
+
 type GetAlertResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
 	Notifications []*Notification        `protobuf:"bytes,2,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// Every change of the case, oldest first.
+	History       []*CaseChange `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAlertResponse) Reset() {
 	*x = GetAlertResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[8]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1104,7 @@ func (x *GetAlertResponse) String() string {
 func (*GetAlertResponse) ProtoMessage() {}
 
 func (x *GetAlertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[8]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1117,7 @@ func (x *GetAlertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertResponse.ProtoReflect.Descriptor instead.
 func (*GetAlertResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{8}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAlertResponse) GetCase() *RecoveryCase {
@@ -1041,6 +1134,13 @@ func (x *GetAlertResponse) GetNotifications() []*Notification {
 	return nil
 }
 
+func (x *GetAlertResponse) GetHistory() []*CaseChange {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
 type AcknowledgeAlertRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
@@ -1053,7 +1153,7 @@ type AcknowledgeAlertRequest struct {
 
 func (x *AcknowledgeAlertRequest) Reset() {
 	*x = AcknowledgeAlertRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[9]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1165,7 @@ func (x *AcknowledgeAlertRequest) String() string {
 func (*AcknowledgeAlertRequest) ProtoMessage() {}
 
 func (x *AcknowledgeAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[9]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1178,7 @@ func (x *AcknowledgeAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeAlertRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeAlertRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{9}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AcknowledgeAlertRequest) GetCaseId() string {
@@ -1104,7 +1204,7 @@ type AcknowledgeAlertResponse struct {
 
 func (x *AcknowledgeAlertResponse) Reset() {
 	*x = AcknowledgeAlertResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[10]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1216,7 @@ func (x *AcknowledgeAlertResponse) String() string {
 func (*AcknowledgeAlertResponse) ProtoMessage() {}
 
 func (x *AcknowledgeAlertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[10]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1229,7 @@ func (x *AcknowledgeAlertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeAlertResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeAlertResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{10}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AcknowledgeAlertResponse) GetCase() *RecoveryCase {
@@ -1150,7 +1250,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[11]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1262,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[11]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1275,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{11}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResolveAlertRequest) GetCaseId() string {
@@ -1208,7 +1308,7 @@ type ResolveAlertResponse struct {
 
 func (x *ResolveAlertResponse) Reset() {
 	*x = ResolveAlertResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[12]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1320,7 @@ func (x *ResolveAlertResponse) String() string {
 func (*ResolveAlertResponse) ProtoMessage() {}
 
 func (x *ResolveAlertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[12]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1333,7 @@ func (x *ResolveAlertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertResponse.ProtoReflect.Descriptor instead.
 func (*ResolveAlertResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{12}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResolveAlertResponse) GetCase() *RecoveryCase {
@@ -1254,7 +1354,7 @@ type ReopenAlertRequest struct {
 
 func (x *ReopenAlertRequest) Reset() {
 	*x = ReopenAlertRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[13]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1366,7 @@ func (x *ReopenAlertRequest) String() string {
 func (*ReopenAlertRequest) ProtoMessage() {}
 
 func (x *ReopenAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[13]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1379,7 @@ func (x *ReopenAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenAlertRequest.ProtoReflect.Descriptor instead.
 func (*ReopenAlertRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{13}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReopenAlertRequest) GetCaseId() string {
@@ -1312,7 +1412,7 @@ type ReopenAlertResponse struct {
 
 func (x *ReopenAlertResponse) Reset() {
 	*x = ReopenAlertResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[14]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1424,7 @@ func (x *ReopenAlertResponse) String() string {
 func (*ReopenAlertResponse) ProtoMessage() {}
 
 func (x *ReopenAlertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[14]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1437,7 @@ func (x *ReopenAlertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenAlertResponse.ProtoReflect.Descriptor instead.
 func (*ReopenAlertResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{14}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReopenAlertResponse) GetCase() *RecoveryCase {
@@ -1360,7 +1460,7 @@ type WatchAlertsRequest struct {
 
 func (x *WatchAlertsRequest) Reset() {
 	*x = WatchAlertsRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[15]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1472,7 @@ func (x *WatchAlertsRequest) String() string {
 func (*WatchAlertsRequest) ProtoMessage() {}
 
 func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[15]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1485,7 @@ func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
 func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{15}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchAlertsRequest) GetResumeAfter() string {
@@ -1415,7 +1515,7 @@ type WatchAlertsResponse struct {
 
 func (x *WatchAlertsResponse) Reset() {
 	*x = WatchAlertsResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[16]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1527,7 @@ func (x *WatchAlertsResponse) String() string {
 func (*WatchAlertsResponse) ProtoMessage() {}
 
 func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[16]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1540,7 @@ func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
 func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{16}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchAlertsResponse) GetCursor() string {
@@ -1482,7 +1582,7 @@ type GetRecoveryReportRequest struct {
 
 func (x *GetRecoveryReportRequest) Reset() {
 	*x = GetRecoveryReportRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[17]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1594,7 @@ func (x *GetRecoveryReportRequest) String() string {
 func (*GetRecoveryReportRequest) ProtoMessage() {}
 
 func (x *GetRecoveryReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[17]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1607,7 @@ func (x *GetRecoveryReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecoveryReportRequest.ProtoReflect.Descriptor instead.
 func (*GetRecoveryReportRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{17}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRecoveryReportRequest) GetStartTime() *timestamppb.Timestamp {
@@ -1548,7 +1648,7 @@ type SeveritySummary struct {
 
 func (x *SeveritySummary) Reset() {
 	*x = SeveritySummary{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[18]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1660,7 @@ func (x *SeveritySummary) String() string {
 func (*SeveritySummary) ProtoMessage() {}
 
 func (x *SeveritySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[18]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1673,7 @@ func (x *SeveritySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeveritySummary.ProtoReflect.Descriptor instead.
 func (*SeveritySummary) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{18}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SeveritySummary) GetSeverity() Severity {
@@ -1679,7 +1779,7 @@ type TierSummary struct {
 
 func (x *TierSummary) Reset() {
 	*x = TierSummary{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1791,7 @@ func (x *TierSummary) String() string {
 func (*TierSummary) ProtoMessage() {}
 
 func (x *TierSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[19]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1804,7 @@ func (x *TierSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierSummary.ProtoReflect.Descriptor instead.
 func (*TierSummary) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{19}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TierSummary) GetTier() string {
@@ -1732,7 +1832,7 @@ type GetRecoveryReportResponse struct {
 
 func (x *GetRecoveryReportResponse) Reset() {
 	*x = GetRecoveryReportResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +1844,7 @@ func (x *GetRecoveryReportResponse) String() string {
 func (*GetRecoveryReportResponse) ProtoMessage() {}
 
 func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[20]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +1857,7 @@ func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecoveryReportResponse.ProtoReflect.Descriptor instead.
 func (*GetRecoveryReportResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{20}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetRecoveryReportResponse) GetTotal() *SeveritySummary {
@@ -1793,7 +1893,7 @@ type BacktestRulesRequest struct {
 
 func (x *BacktestRulesRequest) Reset() {
 	*x = BacktestRulesRequest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1905,7 @@ func (x *BacktestRulesRequest) String() string {
 func (*BacktestRulesRequest) ProtoMessage() {}
 
 func (x *BacktestRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[21]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1918,7 @@ func (x *BacktestRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRulesRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRulesRequest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{21}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BacktestRulesRequest) GetRulesYaml() string {
@@ -1850,7 +1950,7 @@ type RuleBacktest struct {
 
 func (x *RuleBacktest) Reset() {
 	*x = RuleBacktest{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1962,7 @@ func (x *RuleBacktest) String() string {
 func (*RuleBacktest) ProtoMessage() {}
 
 func (x *RuleBacktest) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[22]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1975,7 @@ func (x *RuleBacktest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleBacktest.ProtoReflect.Descriptor instead.
 func (*RuleBacktest) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{22}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RuleBacktest) GetRule() string {
@@ -1918,7 +2018,7 @@ type BacktestRulesResponse struct {
 
 func (x *BacktestRulesResponse) Reset() {
 	*x = BacktestRulesResponse{}
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2030,7 @@ func (x *BacktestRulesResponse) String() string {
 func (*BacktestRulesResponse) ProtoMessage() {}
 
 func (x *BacktestRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[23]
+	mi := &file_feedloop_alerting_v1_alerting_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2043,7 @@ func (x *BacktestRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRulesResponse.ProtoReflect.Descriptor instead.
 func (*BacktestRulesResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{23}
+	return file_feedloop_alerting_v1_alerting_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BacktestRulesResponse) GetEventsReplayed() int64 {
@@ -2057,10 +2157,20 @@ const file_feedloop_alerting_v1_alerting_proto_rawDesc = "" +
 	"\x05cases\x18\x01 \x03(\v2\".feedloop.alerting.v1.RecoveryCaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"3\n" +
 	"\x0fGetAlertRequest\x12 \n" +
-	"\acase_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06caseId\"\x94\x01\n" +
+	"\acase_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06caseId\"\xe5\x01\n" +
+	"\n" +
+	"CaseChange\x127\n" +
+	"\x04type\x18\x01 \x01(\x0e2#.feedloop.alerting.v1.CaseEventTypeR\x04type\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12;\n" +
+	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x12\x1c\n" +
+	"\tinhibited\x18\x06 \x01(\bR\tinhibited\"\xd0\x01\n" +
 	"\x10GetAlertResponse\x126\n" +
 	"\x04case\x18\x01 \x01(\v2\".feedloop.alerting.v1.RecoveryCaseR\x04case\x12H\n" +
-	"\rnotifications\x18\x02 \x03(\v2\".feedloop.alerting.v1.NotificationR\rnotifications\"W\n" +
+	"\rnotifications\x18\x02 \x03(\v2\".feedloop.alerting.v1.NotificationR\rnotifications\x12:\n" +
+	"\ahistory\x18\x03 \x03(\v2 .feedloop.alerting.v1.CaseChangeR\ahistory\"W\n" +
 	"\x17AcknowledgeAlertRequest\x12 \n" +
 	"\acase_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06caseId\x12\x1a\n" +
 	"\x02by\x18\x02 \x01(\tB\n" +
@@ -2184,7 +2294,7 @@ func file_feedloop_alerting_v1_alerting_proto_rawDescGZIP() []byte {
 }
 
 var file_feedloop_alerting_v1_alerting_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_feedloop_alerting_v1_alerting_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_feedloop_alerting_v1_alerting_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_feedloop_alerting_v1_alerting_proto_goTypes = []any{
 	(Severity)(0),                     // 0: feedloop.alerting.v1.Severity
 	(CaseState)(0),                    // 1: feedloop.alerting.v1.CaseState
@@ -2198,94 +2308,98 @@ var file_feedloop_alerting_v1_alerting_proto_goTypes = []any{
 	(*ListAlertsRequest)(nil),         // 9: feedloop.alerting.v1.ListAlertsRequest
 	(*ListAlertsResponse)(nil),        // 10: feedloop.alerting.v1.ListAlertsResponse
 	(*GetAlertRequest)(nil),           // 11: feedloop.alerting.v1.GetAlertRequest
-	(*GetAlertResponse)(nil),          // 12: feedloop.alerting.v1.GetAlertResponse
-	(*AcknowledgeAlertRequest)(nil),   // 13: feedloop.alerting.v1.AcknowledgeAlertRequest
-	(*AcknowledgeAlertResponse)(nil),  // 14: feedloop.alerting.v1.AcknowledgeAlertResponse
-	(*ResolveAlertRequest)(nil),       // 15: feedloop.alerting.v1.ResolveAlertRequest
-	(*ResolveAlertResponse)(nil),      // 16: feedloop.alerting.v1.ResolveAlertResponse
-	(*ReopenAlertRequest)(nil),        // 17: feedloop.alerting.v1.ReopenAlertRequest
-	(*ReopenAlertResponse)(nil),       // 18: feedloop.alerting.v1.ReopenAlertResponse
-	(*WatchAlertsRequest)(nil),        // 19: feedloop.alerting.v1.WatchAlertsRequest
-	(*WatchAlertsResponse)(nil),       // 20: feedloop.alerting.v1.WatchAlertsResponse
-	(*GetRecoveryReportRequest)(nil),  // 21: feedloop.alerting.v1.GetRecoveryReportRequest
-	(*SeveritySummary)(nil),           // 22: feedloop.alerting.v1.SeveritySummary
-	(*TierSummary)(nil),               // 23: feedloop.alerting.v1.TierSummary
-	(*GetRecoveryReportResponse)(nil), // 24: feedloop.alerting.v1.GetRecoveryReportResponse
-	(*BacktestRulesRequest)(nil),      // 25: feedloop.alerting.v1.BacktestRulesRequest
-	(*RuleBacktest)(nil),              // 26: feedloop.alerting.v1.RuleBacktest
-	(*BacktestRulesResponse)(nil),     // 27: feedloop.alerting.v1.BacktestRulesResponse
-	nil,                               // 28: feedloop.alerting.v1.RecoveryCase.LabelsEntry
-	(*v1.Money)(nil),                  // 29: feedloop.intake.v1.Money
-	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
-	(v11.ValueLevel)(0),               // 31: feedloop.segmentation.v1.ValueLevel
-	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
+	(*CaseChange)(nil),                // 12: feedloop.alerting.v1.CaseChange
+	(*GetAlertResponse)(nil),          // 13: feedloop.alerting.v1.GetAlertResponse
+	(*AcknowledgeAlertRequest)(nil),   // 14: feedloop.alerting.v1.AcknowledgeAlertRequest
+	(*AcknowledgeAlertResponse)(nil),  // 15: feedloop.alerting.v1.AcknowledgeAlertResponse
+	(*ResolveAlertRequest)(nil),       // 16: feedloop.alerting.v1.ResolveAlertRequest
+	(*ResolveAlertResponse)(nil),      // 17: feedloop.alerting.v1.ResolveAlertResponse
+	(*ReopenAlertRequest)(nil),        // 18: feedloop.alerting.v1.ReopenAlertRequest
+	(*ReopenAlertResponse)(nil),       // 19: feedloop.alerting.v1.ReopenAlertResponse
+	(*WatchAlertsRequest)(nil),        // 20: feedloop.alerting.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),       // 21: feedloop.alerting.v1.WatchAlertsResponse
+	(*GetRecoveryReportRequest)(nil),  // 22: feedloop.alerting.v1.GetRecoveryReportRequest
+	(*SeveritySummary)(nil),           // 23: feedloop.alerting.v1.SeveritySummary
+	(*TierSummary)(nil),               // 24: feedloop.alerting.v1.TierSummary
+	(*GetRecoveryReportResponse)(nil), // 25: feedloop.alerting.v1.GetRecoveryReportResponse
+	(*BacktestRulesRequest)(nil),      // 26: feedloop.alerting.v1.BacktestRulesRequest
+	(*RuleBacktest)(nil),              // 27: feedloop.alerting.v1.RuleBacktest
+	(*BacktestRulesResponse)(nil),     // 28: feedloop.alerting.v1.BacktestRulesResponse
+	nil,                               // 29: feedloop.alerting.v1.RecoveryCase.LabelsEntry
+	(*v1.Money)(nil),                  // 30: feedloop.intake.v1.Money
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(v11.ValueLevel)(0),               // 32: feedloop.segmentation.v1.ValueLevel
+	(*durationpb.Duration)(nil),       // 33: google.protobuf.Duration
 }
 var file_feedloop_alerting_v1_alerting_proto_depIdxs = []int32{
 	3,  // 0: feedloop.alerting.v1.RecoveryAction.type:type_name -> feedloop.alerting.v1.RecoveryActionType
-	29, // 1: feedloop.alerting.v1.RecoveryAction.compensation:type_name -> feedloop.intake.v1.Money
+	30, // 1: feedloop.alerting.v1.RecoveryAction.compensation:type_name -> feedloop.intake.v1.Money
 	4,  // 2: feedloop.alerting.v1.Resolution.actions:type_name -> feedloop.alerting.v1.RecoveryAction
-	30, // 3: feedloop.alerting.v1.Outcome.measured_at:type_name -> google.protobuf.Timestamp
+	31, // 3: feedloop.alerting.v1.Outcome.measured_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: feedloop.alerting.v1.Notification.trigger:type_name -> feedloop.alerting.v1.CaseEventType
-	30, // 5: feedloop.alerting.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
+	31, // 5: feedloop.alerting.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: feedloop.alerting.v1.RecoveryCase.state:type_name -> feedloop.alerting.v1.CaseState
 	0,  // 7: feedloop.alerting.v1.RecoveryCase.severity:type_name -> feedloop.alerting.v1.Severity
-	28, // 8: feedloop.alerting.v1.RecoveryCase.labels:type_name -> feedloop.alerting.v1.RecoveryCase.LabelsEntry
-	31, // 9: feedloop.alerting.v1.RecoveryCase.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
-	30, // 10: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
-	30, // 11: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 12: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
-	30, // 13: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
-	30, // 14: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
-	30, // 15: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
+	29, // 8: feedloop.alerting.v1.RecoveryCase.labels:type_name -> feedloop.alerting.v1.RecoveryCase.LabelsEntry
+	32, // 9: feedloop.alerting.v1.RecoveryCase.value_level:type_name -> feedloop.segmentation.v1.ValueLevel
+	31, // 10: feedloop.alerting.v1.RecoveryCase.opened_at:type_name -> google.protobuf.Timestamp
+	31, // 11: feedloop.alerting.v1.RecoveryCase.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 12: feedloop.alerting.v1.RecoveryCase.acknowledge_by:type_name -> google.protobuf.Timestamp
+	31, // 13: feedloop.alerting.v1.RecoveryCase.resolve_by:type_name -> google.protobuf.Timestamp
+	31, // 14: feedloop.alerting.v1.RecoveryCase.acknowledged_at:type_name -> google.protobuf.Timestamp
+	31, // 15: feedloop.alerting.v1.RecoveryCase.resolved_at:type_name -> google.protobuf.Timestamp
 	5,  // 16: feedloop.alerting.v1.RecoveryCase.resolution:type_name -> feedloop.alerting.v1.Resolution
 	6,  // 17: feedloop.alerting.v1.RecoveryCase.outcome:type_name -> feedloop.alerting.v1.Outcome
 	1,  // 18: feedloop.alerting.v1.ListAlertsRequest.states:type_name -> feedloop.alerting.v1.CaseState
 	0,  // 19: feedloop.alerting.v1.ListAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
 	8,  // 20: feedloop.alerting.v1.ListAlertsResponse.cases:type_name -> feedloop.alerting.v1.RecoveryCase
-	8,  // 21: feedloop.alerting.v1.GetAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	7,  // 22: feedloop.alerting.v1.GetAlertResponse.notifications:type_name -> feedloop.alerting.v1.Notification
-	8,  // 23: feedloop.alerting.v1.AcknowledgeAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	5,  // 24: feedloop.alerting.v1.ResolveAlertRequest.resolution:type_name -> feedloop.alerting.v1.Resolution
-	8,  // 25: feedloop.alerting.v1.ResolveAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	8,  // 26: feedloop.alerting.v1.ReopenAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	0,  // 27: feedloop.alerting.v1.WatchAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
-	2,  // 28: feedloop.alerting.v1.WatchAlertsResponse.type:type_name -> feedloop.alerting.v1.CaseEventType
-	8,  // 29: feedloop.alerting.v1.WatchAlertsResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
-	30, // 30: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
-	30, // 31: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 32: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 33: feedloop.alerting.v1.SeveritySummary.severity:type_name -> feedloop.alerting.v1.Severity
-	32, // 34: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	32, // 35: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
-	32, // 36: feedloop.alerting.v1.SeveritySummary.p90_time_to_acknowledge:type_name -> google.protobuf.Duration
-	32, // 37: feedloop.alerting.v1.SeveritySummary.p90_time_to_resolve:type_name -> google.protobuf.Duration
-	22, // 38: feedloop.alerting.v1.TierSummary.summary:type_name -> feedloop.alerting.v1.SeveritySummary
-	22, // 39: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
-	22, // 40: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
-	23, // 41: feedloop.alerting.v1.GetRecoveryReportResponse.by_tier:type_name -> feedloop.alerting.v1.TierSummary
-	32, // 42: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
-	26, // 43: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
-	9,  // 44: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
-	11, // 45: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
-	13, // 46: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
-	15, // 47: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
-	17, // 48: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
-	19, // 49: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
-	21, // 50: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
-	25, // 51: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
-	10, // 52: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
-	12, // 53: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
-	14, // 54: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
-	16, // 55: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
-	18, // 56: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
-	20, // 57: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
-	24, // 58: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
-	27, // 59: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
-	52, // [52:60] is the sub-list for method output_type
-	44, // [44:52] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	2,  // 21: feedloop.alerting.v1.CaseChange.type:type_name -> feedloop.alerting.v1.CaseEventType
+	31, // 22: feedloop.alerting.v1.CaseChange.occurred_at:type_name -> google.protobuf.Timestamp
+	8,  // 23: feedloop.alerting.v1.GetAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	7,  // 24: feedloop.alerting.v1.GetAlertResponse.notifications:type_name -> feedloop.alerting.v1.Notification
+	12, // 25: feedloop.alerting.v1.GetAlertResponse.history:type_name -> feedloop.alerting.v1.CaseChange
+	8,  // 26: feedloop.alerting.v1.AcknowledgeAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	5,  // 27: feedloop.alerting.v1.ResolveAlertRequest.resolution:type_name -> feedloop.alerting.v1.Resolution
+	8,  // 28: feedloop.alerting.v1.ResolveAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	8,  // 29: feedloop.alerting.v1.ReopenAlertResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	0,  // 30: feedloop.alerting.v1.WatchAlertsRequest.min_severity:type_name -> feedloop.alerting.v1.Severity
+	2,  // 31: feedloop.alerting.v1.WatchAlertsResponse.type:type_name -> feedloop.alerting.v1.CaseEventType
+	8,  // 32: feedloop.alerting.v1.WatchAlertsResponse.case:type_name -> feedloop.alerting.v1.RecoveryCase
+	31, // 33: feedloop.alerting.v1.WatchAlertsResponse.occurred_at:type_name -> google.protobuf.Timestamp
+	31, // 34: feedloop.alerting.v1.GetRecoveryReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	31, // 35: feedloop.alerting.v1.GetRecoveryReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 36: feedloop.alerting.v1.SeveritySummary.severity:type_name -> feedloop.alerting.v1.Severity
+	33, // 37: feedloop.alerting.v1.SeveritySummary.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	33, // 38: feedloop.alerting.v1.SeveritySummary.median_time_to_resolve:type_name -> google.protobuf.Duration
+	33, // 39: feedloop.alerting.v1.SeveritySummary.p90_time_to_acknowledge:type_name -> google.protobuf.Duration
+	33, // 40: feedloop.alerting.v1.SeveritySummary.p90_time_to_resolve:type_name -> google.protobuf.Duration
+	23, // 41: feedloop.alerting.v1.TierSummary.summary:type_name -> feedloop.alerting.v1.SeveritySummary
+	23, // 42: feedloop.alerting.v1.GetRecoveryReportResponse.total:type_name -> feedloop.alerting.v1.SeveritySummary
+	23, // 43: feedloop.alerting.v1.GetRecoveryReportResponse.by_severity:type_name -> feedloop.alerting.v1.SeveritySummary
+	24, // 44: feedloop.alerting.v1.GetRecoveryReportResponse.by_tier:type_name -> feedloop.alerting.v1.TierSummary
+	33, // 45: feedloop.alerting.v1.BacktestRulesRequest.lookback:type_name -> google.protobuf.Duration
+	27, // 46: feedloop.alerting.v1.BacktestRulesResponse.rules:type_name -> feedloop.alerting.v1.RuleBacktest
+	9,  // 47: feedloop.alerting.v1.AlertingService.ListAlerts:input_type -> feedloop.alerting.v1.ListAlertsRequest
+	11, // 48: feedloop.alerting.v1.AlertingService.GetAlert:input_type -> feedloop.alerting.v1.GetAlertRequest
+	14, // 49: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:input_type -> feedloop.alerting.v1.AcknowledgeAlertRequest
+	16, // 50: feedloop.alerting.v1.AlertingService.ResolveAlert:input_type -> feedloop.alerting.v1.ResolveAlertRequest
+	18, // 51: feedloop.alerting.v1.AlertingService.ReopenAlert:input_type -> feedloop.alerting.v1.ReopenAlertRequest
+	20, // 52: feedloop.alerting.v1.AlertingService.WatchAlerts:input_type -> feedloop.alerting.v1.WatchAlertsRequest
+	22, // 53: feedloop.alerting.v1.AlertingService.GetRecoveryReport:input_type -> feedloop.alerting.v1.GetRecoveryReportRequest
+	26, // 54: feedloop.alerting.v1.AlertingService.BacktestRules:input_type -> feedloop.alerting.v1.BacktestRulesRequest
+	10, // 55: feedloop.alerting.v1.AlertingService.ListAlerts:output_type -> feedloop.alerting.v1.ListAlertsResponse
+	13, // 56: feedloop.alerting.v1.AlertingService.GetAlert:output_type -> feedloop.alerting.v1.GetAlertResponse
+	15, // 57: feedloop.alerting.v1.AlertingService.AcknowledgeAlert:output_type -> feedloop.alerting.v1.AcknowledgeAlertResponse
+	17, // 58: feedloop.alerting.v1.AlertingService.ResolveAlert:output_type -> feedloop.alerting.v1.ResolveAlertResponse
+	19, // 59: feedloop.alerting.v1.AlertingService.ReopenAlert:output_type -> feedloop.alerting.v1.ReopenAlertResponse
+	21, // 60: feedloop.alerting.v1.AlertingService.WatchAlerts:output_type -> feedloop.alerting.v1.WatchAlertsResponse
+	25, // 61: feedloop.alerting.v1.AlertingService.GetRecoveryReport:output_type -> feedloop.alerting.v1.GetRecoveryReportResponse
+	28, // 62: feedloop.alerting.v1.AlertingService.BacktestRules:output_type -> feedloop.alerting.v1.BacktestRulesResponse
+	55, // [55:63] is the sub-list for method output_type
+	47, // [47:55] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_alerting_v1_alerting_proto_init() }
@@ -2299,7 +2413,7 @@ func file_feedloop_alerting_v1_alerting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_feedloop_alerting_v1_alerting_proto_rawDesc), len(file_feedloop_alerting_v1_alerting_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
