@@ -61,7 +61,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIM
 	go test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/segmentation/internal/segment
 
 .PHONY: bench
-bench: tools ## intake, scoring and segmentation benchmarks, summarised by benchstat (the 1M-customer sweep: make bench-sweep)
+bench: tools ## intake, scoring, segmentation and alerting benchmarks, summarised by benchstat (the 1M-customer sweep: make bench-sweep)
 	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
 	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
 	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 5 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-scoring.txt
@@ -78,6 +78,12 @@ bench: tools ## intake, scoring and segmentation benchmarks, summarised by bench
 	benchstat -col /name .bin/bench-segmentation.txt
 	benchstat .bin/bench-getcustomer.txt
 	benchstat .bin/bench-segment.txt
+	go test -run '^$$' -bench Evaluate -cpu 1 -count 6 github.com/feedloop/feedloop/services/alerting/internal/rules | tee .bin/bench-rules.txt
+	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/alerting/internal/app | tee .bin/bench-alerting.txt
+	go test -run '^$$' -bench WatchLatency -benchtime 10000x -count 3 github.com/feedloop/feedloop/services/alerting/internal/app | tee .bin/bench-watch.txt
+	benchstat .bin/bench-rules.txt
+	benchstat -col .name .bin/bench-alerting.txt
+	benchstat .bin/bench-watch.txt
 
 .PHONY: bench-sweep
 bench-sweep: ## the segmentation sweep over 100,000 and 1,000,000 customers (several minutes, ~1 GB of Redis)
