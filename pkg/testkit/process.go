@@ -107,6 +107,13 @@ func (p *Process) Stop(grace time.Duration) int {
 	}
 }
 
+// Kill kills the process at once (SIGKILL), as a crash would, and waits
+// for it to be gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // WaitServing waits until the gRPC server at addr reports SERVING for
 // service ("" for the server as a whole).
 func WaitServing(tb testing.TB, addr, service string, timeout time.Duration) {
