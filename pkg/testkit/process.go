@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,17 +25,28 @@ import (
 // directory) into a temporary binary and returns its path.
 func Build(tb testing.TB, dir string) string {
 	tb.Helper()
-	abs, err := filepath.Abs(dir)
+	bin, err := BuildInto(dir, tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bin := filepath.Join(tb.TempDir(), filepath.Base(abs))
+	return bin
+}
+
+// BuildInto compiles the main package in dir into the directory out and
+// returns the binary's path: for a TestMain that builds once for many
+// tests.
+func BuildInto(dir, out string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(out, filepath.Base(abs))
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", dir, err, out)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", dir, err, output)
 	}
-	return bin
+	return bin, nil
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +80,19 @@ type Redis struct {
 // directory (no TCP port, no persistence) and stops it when the test ends.
 func StartRedis(tb testing.TB) *Redis {
 	tb.Helper()
+	return startRedis(tb, "--save", "", "--appendonly", "no")
+}
+
+// StartDurableRedis is StartRedis with the append-only file on (fsync every
+// second), as production runs it: after Shutdown and Restart the data is
+// still there.
+func StartDurableRedis(tb testing.TB) *Redis {
+	tb.Helper()
+	return startRedis(tb, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
+}
+
+func startRedis(tb testing.TB, persistence ...string) *Redis {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatal("redis-server not found on PATH; the tests need a real Redis. Install it with " +
@@ -91,15 +105,13 @@ func StartRedis(tb testing.TB) *Redis {
 		tb.Fatal(err)
 	}
 	sock := filepath.Join(dir, "redis.sock")
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--port", "0",
 		"--unixsocket", sock,
 		"--unixsocketperm", "700",
 		"--dir", dir,
-		"--save", "",
-		"--appendonly", "no",
 		"--loglevel", "warning",
-	)
+	}, persistence...)...)
 	r := &Redis{URL: "unix://" + sock, cmd: cmd, out: new(bytes.Buffer)} // output shown only when the test fails
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
@@ -120,8 +132,8 @@ func StartRedis(tb testing.TB) *Redis {
 	return r
 }
 
-// Restart starts the server again after Stop, on the same socket and
-// empty (it keeps no data), as after an outage.
+// Restart starts the server again after Stop or Shutdown, on the same
+// socket, as after an outage: empty, or for StartDurableRedis with its data.
 func (r *Redis) Restart(tb testing.TB) {
 	tb.Helper()
 	r.cmd = exec.Command(r.cmd.Path, r.cmd.Args[1:]...)
@@ -146,6 +158,15 @@ func (r *Redis) waitReady(tb testing.TB) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Shutdown stops the server as an operator would (SIGTERM: a durable
+// server writes its append-only file out first) and waits for it to exit.
+func (r *Redis) Shutdown() {
+	r.stop.Do(func() {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+	})
 }
 
 // Stop kills the server, to simulate an outage.

@@ -77,7 +77,7 @@ func TestAKillMidDeliveryLosesNoNotification(t *testing.T) {
 	first.Kill()
 	run()
 	wait("after the restart")
-	testkit.WaitIdle(t, st.JS, 30*time.Second, testkit.Durable{Stream: "DELIVERY", Name: "alerting-deliver"})
+	testkit.WaitIdle(t, st.JS, 30*time.Second, testkit.Durable{Stream: "DELIVERY", Name: "alerting-deliver-webhook"})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(ids) != 2 || ids[0] != ids[1] || ids[0] == "" {

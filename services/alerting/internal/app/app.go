@@ -51,8 +51,9 @@ type Config struct {
 	Disabled []string
 	Delivery deliver.Config
 	// DeliveryAttempts bounds the attempts at one delivery before it is
-	// dead-lettered.
+	// dead-lettered; DeliveryRate is each receiver's rate limit, per second.
 	DeliveryAttempts int
+	DeliveryRate     float64
 	// Now is the clock of case changes; nil means time.Now.
 	Now func() time.Time
 }
@@ -121,8 +122,8 @@ func ConfigFromEnv(env *config.Env) Config {
 	if c.Delivery.BackoffBase <= 0 || c.Delivery.BackoffMax < c.Delivery.BackoffBase {
 		env.Fail("FEEDLOOP_ALERTING_DELIVERY_BACKOFF", "must be positive and at most FEEDLOOP_ALERTING_DELIVERY_BACKOFF_MAX")
 	}
-	if c.Delivery.Timeout <= 0 || c.Delivery.Timeout > c.Bus.AckWait/2 {
-		env.Fail("FEEDLOOP_ALERTING_DELIVERY_TIMEOUT", "must be positive and at most half of FEEDLOOP_CONSUMER_ACK_WAIT (%s)", c.Bus.AckWait)
+	if c.Delivery.Timeout < time.Second || c.Delivery.Timeout > c.Bus.AckWait/2 {
+		env.Fail("FEEDLOOP_ALERTING_DELIVERY_TIMEOUT", "must be at least 1s and at most half of FEEDLOOP_CONSUMER_ACK_WAIT (%s)", c.Bus.AckWait)
 	}
 	if c.Rules, err = loadFile(env.String("FEEDLOOP_ALERTING_RULES", ""), rules.Load, rules.Default); err != nil {
 		env.Fail("FEEDLOOP_ALERTING_RULES", "%v", err)
@@ -135,6 +136,7 @@ func ConfigFromEnv(env *config.Env) Config {
 	if perSecond <= 0 {
 		env.Fail("FEEDLOOP_ALERTING_DELIVERY_RATE", "must be positive, got %v", perSecond)
 	}
+	c.DeliveryRate = perSecond
 	c.Senders = map[string]notify.Sender{}
 	getenv := func(name string) string { return env.String(name, "") }
 	for _, r := range c.Routes.Receivers() {
@@ -212,8 +214,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	dispatch := deliver.NewDispatcher(cfg.Routes, enabled, pub)
 	send := deliver.NewSender(cfg.Senders, st, cfg.Delivery, now)
-	sendBus := cfg.Bus
-	sendBus.MaxDeliver = cfg.DeliveryAttempts
 	a := &App{conns: conns, run: []func(context.Context) error{
 		func(ctx context.Context) error {
 			return bus.Consume(ctx, conns.JS, cfg.Bus, pipeline.Consumer, pub, log, pipe.Handle)
@@ -222,13 +222,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return bus.Consume(ctx, conns.JS, cfg.Bus, deliver.DispatchConsumer, pub, log, dispatch.Handle)
 		},
 		func(ctx context.Context) error {
-			return bus.Consume(ctx, conns.JS, sendBus, deliver.SendConsumer, pub, log, send.Handle)
-		},
-		func(ctx context.Context) error {
 			return bus.Consume(ctx, conns.JS, cfg.Bus, bus.ErasureConsumer("alerting-erasure"), pub, log, bus.Erasures(st.Erase))
 		},
 		sched.Run,
 	}}
+	sendBus := deliver.SendBus(cfg.Bus, cfg.DeliveryRate, cfg.DeliveryAttempts)
+	for name := range cfg.Senders {
+		a.run = append(a.run, func(ctx context.Context) error {
+			return bus.Consume(ctx, conns.JS, sendBus, deliver.SendConsumer(name), pub, log, send.Handle)
+		})
+	}
 	if a.srv, err = grpcx.New(cfg.GRPC, log); err != nil {
 		conns.Close()
 		return nil, fmt.Errorf("grpc server: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	alertingv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/alerting/v1"
 	segmentationv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/segmentation/v1"
 
+	"github.com/feedloop/feedloop/pkg/bus"
 	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
@@ -33,6 +35,7 @@ type receiver struct {
 type request struct {
 	header http.Header
 	body   []byte
+	at     time.Time
 }
 
 func newReceiver(t *testing.T, fail ...int) *receiver {
@@ -41,7 +44,7 @@ func newReceiver(t *testing.T, fail ...int) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.got = append(r.got, request{req.Header.Clone(), body})
+		r.got = append(r.got, request{req.Header.Clone(), body, time.Now()})
 		if len(r.fail) > 0 {
 			status := r.fail[0]
 			r.fail = r.fail[1:]
@@ -209,7 +212,7 @@ func TestACaseReachesItsReceiversOnce(t *testing.T) {
 	// The rejected delivery is in the dead-letter stream with its reason.
 	dls := testkit.DeadLetters(t, h.js, 1, 10*time.Second)
 	for _, dl := range dls {
-		if dl.GetConsumer() != "alerting-deliver" || !strings.Contains(dl.GetReason(), "HTTP 400") {
+		if dl.GetConsumer() != "alerting-deliver-rejecting" || !strings.Contains(dl.GetReason(), "HTTP 400") {
 			t.Errorf("dead letter %v", dl)
 		}
 	}
@@ -245,5 +248,36 @@ func TestARestartLosesNoNotification(t *testing.T) {
 	}
 	if n := len(chat.requests()); n != 1 {
 		t.Errorf("chat got %d notifications, want 1", n)
+	}
+}
+
+// TestABurstWaitsForTheRateLimit: 150 cases open at once for a receiver
+// limited to 50 notifications a second, with attempts of at most 1 s and
+// no second attempt. They wait their turn in the stream, not in an attempt:
+// each is delivered once, in about 2 s (a burst of 50, then 50 a second),
+// and none is given up.
+func TestABurstWaitsForTheRateLimit(t *testing.T) {
+	hook := newReceiver(t)
+	h := start(t, "FEEDLOOP_ALERTING_WEBHOOK_URL", hook.srv.URL, "FEEDLOOP_ALERTING_WEBHOOK_SECRET", hookSecret,
+		"FEEDLOOP_ALERTING_DELIVERY_RATE", "50", "FEEDLOOP_ALERTING_DELIVERY_ATTEMPTS", "1", "FEEDLOOP_ALERTING_DELIVERY_TIMEOUT", "1s")
+	const n = 150
+	var outs []bus.Outgoing
+	for i := range n {
+		outs = append(outs, evaluated(fmt.Sprint("c", i), fmt.Sprint("f", i), segmentationv1.ValueLevel_VALUE_LEVEL_HIGH, 2, false))
+	}
+	h.publish(t, outs...)
+	got := hook.waitRequests(t, n)
+	ids := map[string]bool{}
+	for _, r := range got {
+		ids[r.header.Get("webhook-id")] = true
+	}
+	if len(got) != n || len(ids) != n {
+		t.Fatalf("%d requests of %d notifications, want %d of %d", len(got), len(ids), n, n)
+	}
+	if span := got[n-1].at.Sub(got[0].at); span < 1800*time.Millisecond {
+		t.Errorf("%d notifications in %s: the limit of 50 a second (burst 50) needs about 2s", n, span)
+	}
+	if dl := testkit.StreamMessages(t, h.js, "DEADLETTER"); len(dl) != 0 {
+		t.Errorf("%d dead letters: a notification waiting for the rate limit was given up", len(dl))
 	}
 }

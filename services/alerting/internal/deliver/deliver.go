@@ -6,7 +6,8 @@
 //     publishes one delivery per receiver on delivery.<receiver>.<tenant>,
 //     with the change as payload and <change id>/<receiver> as message id.
 //     Inhibited updates are not delivered.
-//   - The sender consumes DELIVERY and makes one attempt per delivery:
+//   - The sender consumes DELIVERY, one consumer per receiver, and makes
+//     one attempt per delivery:
 //     success or a receiver that does not take the event acks; a failure a
 //     retry can fix (network, 429, 5xx) is retried after an exponential
 //     back-off with jitter (or the receiver's Retry-After), until the
@@ -23,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -39,11 +41,28 @@ import (
 	"github.com/feedloop/feedloop/services/alerting/internal/store"
 )
 
-// DispatchConsumer reads every case change; SendConsumer every delivery.
-var (
-	DispatchConsumer = bus.ConsumerSpec{Stream: bus.RecoveryStream, Durable: "alerting-dispatch"}
-	SendConsumer     = bus.ConsumerSpec{Stream: bus.DeliveryStream, Durable: "alerting-deliver"}
-)
+// DispatchConsumer reads every case change.
+var DispatchConsumer = bus.ConsumerSpec{Stream: bus.RecoveryStream, Durable: "alerting-dispatch"}
+
+// SendConsumer reads the deliveries to one receiver. Each receiver has its
+// own consumer, so a slow or rate-limited receiver holds back only its own
+// deliveries, and they wait in the stream, not in the service.
+func SendConsumer(receiver string) bus.ConsumerSpec {
+	return bus.ConsumerSpec{Stream: bus.DeliveryStream, Durable: "alerting-deliver-" + receiver,
+		FilterSubjects: []string{"delivery." + receiver + ".>"}}
+}
+
+// SendBus is the consumer settings of a receiver's SendConsumer: batches
+// of at most half a second of its rate limit, one at a time, so that no
+// delivery waits for the rate limit longer than half a second (within the
+// attempt's timeout, at least 1 s) and the rest wait in the stream;
+// attempts bound the deliveries of a notification.
+func SendBus(cfg bus.Config, perSecond float64, attempts int) bus.Config {
+	cfg.BatchSize = max(1, min(cfg.BatchSize, int(math.Ceil(perSecond/2))))
+	cfg.Workers = 1
+	cfg.MaxDeliver = attempts
+	return cfg
+}
 
 // Receivers are the receivers of change c of a case, in routing order, each
 // once: those the tree routes the case to, and for an escalation the
@@ -144,8 +163,9 @@ func NewSender(senders map[string]notify.Sender, st *store.Store, cfg Config, no
 	return &Sender{senders: senders, store: st, cfg: cfg, now: now}
 }
 
-// Handle is the bus.Handler of SendConsumer: every delivery of the batch is
-// attempted at once, the attempts are recorded, then each is settled.
+// Handle is the bus.Handler of each SendConsumer: every delivery of the
+// batch is attempted at once (the receiver's rate limit paces them), the
+// attempts are recorded, then each is settled.
 func (s *Sender) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	errs := make([]error, len(msgs))
 	attempts := make([]*store.Attempt, len(msgs))
