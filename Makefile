@@ -54,6 +54,10 @@ test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each f
 	go test -race -count=1 -timeout 20m work
 	$(MAKE) --no-print-directory fuzz
 
+.PHONY: e2e
+e2e: ## the whole system as processes: flow, duplicates, invalid input, crashes and restarts (also part of make test)
+	go test -race -count=1 -timeout 15m -v github.com/feedloop/feedloop/e2e
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=5m)
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/pkg/bus
