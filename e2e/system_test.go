@@ -62,7 +62,7 @@ const (
 
 // system is the whole of feedloop started for one test.
 type system struct {
-	t     *testing.T
+	t     testing.TB
 	nats  *testkit.JetStream
 	redis *testkit.Redis
 	js    jetstream.JetStream
@@ -79,7 +79,7 @@ type system struct {
 
 // start runs NATS, Redis and the four services. Redeliveries come after 3 s
 // (the ack wait), so a crashed consumer's messages return quickly.
-func start(t *testing.T) *system {
+func start(t testing.TB) *system {
 	s := &system{t: t, nats: testkit.StartJetStream(t), redis: testkit.StartDurableRedis(t),
 		addr: map[string]string{}, proc: map[string]*testkit.Process{}, hook: newReceiver(t)}
 	s.env = []string{
@@ -154,7 +154,7 @@ type receiver struct {
 	got []string // the bodies
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)

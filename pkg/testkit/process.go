@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -117,6 +118,23 @@ func (p *Process) Stop(grace time.Duration) int {
 	case <-time.After(grace):
 		return -1
 	}
+}
+
+// PeakRSS is the most resident memory the process has used so far, from
+// /proc (Linux; 0 elsewhere or once it has exited).
+func (p *Process) PeakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // Kill kills the process at once (SIGKILL), as a crash would, and waits
