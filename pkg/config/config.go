@@ -34,6 +34,15 @@ func (e *Env) String(name, def string) string {
 	return def
 }
 
+// Switch returns the variable's value, def when it is unset; unlike String,
+// a variable set to empty gives "" — for a setting that empty turns off.
+func (e *Env) Switch(name, def string) string {
+	if v, ok := e.lookup(name); ok {
+		return v
+	}
+	return def
+}
+
 // Int returns the variable as an integer.
 func (e *Env) Int(name string, def int) int {
 	v, ok := e.lookup(name)

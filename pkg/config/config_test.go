@@ -17,6 +17,15 @@ func TestEnv(t *testing.T) {
 	if got := e.String("EMPTY", "d"); got != "d" {
 		t.Errorf("empty String = %q, want default", got)
 	}
+	if got := e.Switch("EMPTY", "d"); got != "" {
+		t.Errorf("empty Switch = %q, want empty: set to empty turns it off", got)
+	}
+	if got := e.Switch("MISSING", "d"); got != "d" {
+		t.Errorf("unset Switch = %q, want default", got)
+	}
+	if got := e.Switch("S", "d"); got != "x" {
+		t.Errorf("Switch = %q", got)
+	}
 	if got := e.Int("I", 1); got != 42 {
 		t.Errorf("Int = %d", got)
 	}

@@ -47,14 +47,15 @@ type Config struct {
 	LogFormat string
 }
 
-// ConfigFromEnv reads FEEDLOOP_METRICS_ADDR (default defaultMetricsAddr),
+// ConfigFromEnv reads FEEDLOOP_METRICS_ADDR (default defaultMetricsAddr;
+// set to empty, no metrics server),
 // FEEDLOOP_LOG_LEVEL (info), FEEDLOOP_LOG_FORMAT (json) and
 // OTEL_EXPORTER_OTLP_ENDPOINT (unset: tracing off).
 func ConfigFromEnv(env *config.Env, service, version, defaultMetricsAddr string) Config {
 	cfg := Config{
 		ServiceName:  service,
 		Version:      version,
-		MetricsAddr:  env.String("FEEDLOOP_METRICS_ADDR", defaultMetricsAddr),
+		MetricsAddr:  env.Switch("FEEDLOOP_METRICS_ADDR", defaultMetricsAddr),
 		OTLPEndpoint: env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		LogFormat:    env.String("FEEDLOOP_LOG_FORMAT", "json"),
 	}
