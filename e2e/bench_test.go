@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -92,4 +95,59 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	testkit.WaitIdle(b, js, 10*time.Minute, idle...)
 	b.ReportMetric(float64(b.N)/time.Since(begin).Seconds(), "events/s")
+}
+
+// BenchmarkLatency runs loadgen against the whole system at a steady rate
+// (LATENCY_RATE events/s, default 2,000, one event per call, for 20 s a
+// run) and reports, from its JSON report, the latency from an event's
+// submission to its case change reaching a WatchAlerts client, intake's own
+// latency, the rate kept, and each service's peak memory:
+//
+//	go test -run '^$' -bench Latency -benchtime 3x .
+func BenchmarkLatency(b *testing.B) {
+	rate := 2000.0
+	if v := os.Getenv("LATENCY_RATE"); v != "" {
+		if _, err := fmt.Sscan(v, &rate); err != nil {
+			b.Fatalf("LATENCY_RATE=%q: %v", v, err)
+		}
+	}
+	loadgen, err := testkit.BuildInto("../cmd/loadgen", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := start(b)
+	var e2eP50, e2eP99, intakeP99, kept float64
+	for range b.N {
+		out, err := exec.Command(loadgen, "--intake", s.addr["intake"], "--alerting", s.addr["alerting"], "--api-key", apiKey,
+			"--e2e", "--rate", fmt.Sprint(rate), "--duration", "20s", "--invalid", "0", "--duplicates", "0",
+			"--every", "0", "-o", "json").Output()
+		if err != nil {
+			b.Fatalf("loadgen: %v\n%s", err, out)
+		}
+		var report struct {
+			AcceptedPerSecond float64               `json:"accepted_per_second"`
+			Intake            struct{ P99 float64 } `json:"intake_latency_ms"`
+			E2E               struct {
+				Matched int64
+				Latency struct{ P50, P99 float64 } `json:"latency_ms"`
+			} `json:"e2e"`
+		}
+		if err := json.Unmarshal(out, &report); err != nil {
+			b.Fatalf("loadgen's report: %v\n%s", err, out)
+		}
+		if report.E2E.Matched == 0 {
+			b.Fatalf("no case change matched an event: %s", out)
+		}
+		e2eP50 += report.E2E.Latency.P50 / float64(b.N)
+		e2eP99 += report.E2E.Latency.P99 / float64(b.N)
+		intakeP99 += report.Intake.P99 / float64(b.N)
+		kept += report.AcceptedPerSecond / float64(b.N)
+	}
+	b.ReportMetric(e2eP50, "e2e-p50-ms")
+	b.ReportMetric(e2eP99, "e2e-p99-ms")
+	b.ReportMetric(intakeP99, "intake-p99-ms")
+	b.ReportMetric(kept, "events/s")
+	for _, name := range services {
+		b.ReportMetric(float64(s.proc[name].PeakRSS())/(1<<20), name+"-MiB")
+	}
 }
