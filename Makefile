@@ -94,10 +94,11 @@ bench-sweep: ## the segmentation sweep over 100,000 and 1,000,000 customers (sev
 	go test -run '^$$' -bench Sweep -benchtime 1x -timeout 60m github.com/feedloop/feedloop/services/segmentation/internal/app
 
 .PHONY: build
-build: ## build the service binaries into .bin/
+build: ## build the service binaries and the client tools into .bin/
 	@mkdir -p $(BIN)
 	for s in $(SERVICES); do \
 		(cd services/$$s && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/$$s .); done
+	cd cmd && go build -trimpath -ldflags "-s -w" -o $(BIN)/ ./loadgen
 
 .PHONY: run
 run: build ## start NATS, Redis and the services locally (scripts/dev.sh)

@@ -6,6 +6,9 @@
 # first (intake stops taking calls, the consumers drain), then Redis (which
 # flushes its AOF), then NATS.
 #
+# Unless DEMO=0, the load generator sends DEMO_RATE (20) synthetic events a
+# second (docs/loadgen.md).
+#
 # Ports (defaults): NATS_PORT 4222, REDIS_PORT 6380, INTAKE_PORT 8081,
 # SCORING_PORT 8082, SEGMENTATION_PORT 8083, ALERTING_PORT 8084; each
 # service's /metrics is on its port + 1010 (9091...).
@@ -69,6 +72,7 @@ stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1
   echo "dev: stopping"
+  [ -n "${PID[loadgen]:-}" ] && { kill -TERM "${PID[loadgen]}" 2>/dev/null || true; wait "${PID[loadgen]}" 2>/dev/null || true; }
   for s in intake scoring segmentation alerting; do
     [ -n "${PID[$s]:-}" ] && kill -TERM "${PID[$s]}" 2>/dev/null || true
   done
@@ -96,6 +100,12 @@ for s in "${SERVICES[@]}"; do
     start "$s" "$BIN/$s"
   wait_for "$s" "$BIN/grpcurl" -plaintext "127.0.0.1:${PORT[$s]}" grpc.health.v1.Health/Check
 done
+
+if [ "${DEMO:-1}" != 0 ]; then
+  # Gentle synthetic traffic, so the first run shows tiers changing and
+  # cases opening (DEMO=0 leaves the system quiet).
+  start loadgen "$BIN/loadgen" --intake "127.0.0.1:${PORT[intake]}" --rate "${DEMO_RATE:-20}" --duration 0 --every 30s
+fi
 
 cat <<MSG
 dev: feedloop is running (data in $DATA). Submit feedback:
