@@ -98,7 +98,7 @@ build: ## build the service binaries and the client tools into .bin/
 	@mkdir -p $(BIN)
 	for s in $(SERVICES); do \
 		(cd services/$$s && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/$$s .); done
-	cd cmd && go build -trimpath -ldflags "-s -w" -o $(BIN)/ ./loadgen
+	cd cmd && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./loadgen ./feedctl
 
 .PHONY: run
 run: build ## start NATS, Redis and the services locally (scripts/dev.sh)

@@ -7,7 +7,8 @@
 # flushes its AOF), then NATS.
 #
 # Unless DEMO=0, the load generator sends DEMO_RATE (20) synthetic events a
-# second (docs/loadgen.md).
+# second (docs/loadgen.md) and `feedctl alerts watch` shows the recovery cases
+# as they open and change.
 #
 # Ports (defaults): NATS_PORT 4222, REDIS_PORT 6380, INTAKE_PORT 8081,
 # SCORING_PORT 8082, SEGMENTATION_PORT 8083, ALERTING_PORT 8084; each
@@ -72,7 +73,9 @@ stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1
   echo "dev: stopping"
-  [ -n "${PID[loadgen]:-}" ] && { kill -TERM "${PID[loadgen]}" 2>/dev/null || true; wait "${PID[loadgen]}" 2>/dev/null || true; }
+  for s in loadgen cases; do
+    [ -n "${PID[$s]:-}" ] && { kill -TERM "${PID[$s]}" 2>/dev/null || true; wait "${PID[$s]}" 2>/dev/null || true; }
+  done
   for s in intake scoring segmentation alerting; do
     [ -n "${PID[$s]:-}" ] && kill -TERM "${PID[$s]}" 2>/dev/null || true
   done
@@ -105,6 +108,8 @@ if [ "${DEMO:-1}" != 0 ]; then
   # Gentle synthetic traffic, so the first run shows tiers changing and
   # cases opening (DEMO=0 leaves the system quiet).
   start loadgen "$BIN/loadgen" --intake "127.0.0.1:${PORT[intake]}" --rate "${DEMO_RATE:-20}" --duration 0 --every 30s
+  # A live view of the recovery cases, as an ops console would see them.
+  start cases "$BIN/feedctl" --alerting-addr "127.0.0.1:${PORT[alerting]}" alerts watch
 fi
 
 cat <<MSG

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,9 +22,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/feedloop/feedloop/cmd/internal/client"
 	alertingv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/alerting/v1"
 	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
 )
@@ -78,9 +76,9 @@ Flags:
 		useTLS                           bool
 		output                           string
 	)
-	fs.StringVar(&intakeAddr, "intake", envOr("FEEDLOOP_INTAKE_ADDR", "127.0.0.1:8081"), "intake address (env FEEDLOOP_INTAKE_ADDR)")
-	fs.StringVar(&alertingAddr, "alerting", envOr("FEEDLOOP_ALERTING_ADDR", "127.0.0.1:8084"), "alerting address, for --e2e (env FEEDLOOP_ALERTING_ADDR)")
-	fs.StringVar(&apiKey, "api-key", envOr("FEEDLOOP_API_KEY", "feedloop-dev-key"), "API key (env FEEDLOOP_API_KEY)")
+	fs.StringVar(&intakeAddr, "intake", envOr("FEEDLOOP_INTAKE_ADDR", client.DefaultIntakeAddr), "intake address (env FEEDLOOP_INTAKE_ADDR)")
+	fs.StringVar(&alertingAddr, "alerting", envOr("FEEDLOOP_ALERTING_ADDR", client.DefaultAlertingAddr), "alerting address, for --e2e (env FEEDLOOP_ALERTING_ADDR)")
+	fs.StringVar(&apiKey, "api-key", envOr("FEEDLOOP_API_KEY", client.DevAPIKey), "API key (env FEEDLOOP_API_KEY)")
 	fs.BoolVar(&useTLS, "tls", getenv("FEEDLOOP_TLS") == "1" || getenv("FEEDLOOP_TLS") == "true", "use TLS, verified against the system roots (env FEEDLOOP_TLS=1)")
 	fs.Float64Var(&o.rate, "rate", 100, "events per second, sent on schedule (open loop); 0 sends as fast as --concurrency callers go (closed loop)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "closed loop: callers; open loop: most calls in flight")
@@ -169,18 +167,7 @@ Flags:
 // dial connects to a feedloop service with the API key on every call.
 // (feedctl's shared dial helper can replace it once it lands.)
 func dial(addr, apiKey string, useTLS bool) (*grpc.ClientConn, error) {
-	transport := insecure.NewCredentials()
-	if useTLS {
-		transport = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
-	}
-	cc, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(transport),
-		grpc.WithPerRPCCredentials(bearer{key: apiKey, secure: useTLS}),
-		grpc.WithUserAgent("feedloop-loadgen"))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", addr, err)
-	}
-	return cc, nil
+	return client.Dial(client.Config{Addr: addr, APIKey: apiKey, TLS: useTLS, UserAgent: "feedloop-loadgen"})
 }
 
 // warmUp connects cc and waits up to timeout for the connection, so that
@@ -197,17 +184,3 @@ func warmUp(ctx context.Context, cc *grpc.ClientConn, timeout time.Duration) {
 		}
 	}
 }
-
-// bearer sends "authorization: Bearer <key>" with every call.
-type bearer struct {
-	key    string
-	secure bool
-}
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.key}, nil
-}
-
-// RequireTransportSecurity is false without TLS: local stacks listen in
-// plaintext on loopback.
-func (b bearer) RequireTransportSecurity() bool { return b.secure }
