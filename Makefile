@@ -40,7 +40,7 @@ check-generated: generate ## fail when generated code is not up to date
 		echo "generated code is out of date: run 'make generate' and commit proto/gen" >&2; exit 1; fi
 
 .PHONY: lint
-lint: tools ## buf lint, buf breaking (against main), gofmt, go vet, each service building alone
+lint: tools ## buf lint, buf breaking (against main), gofmt, go vet, each service, the tools and the e2e tests building alone
 	cd proto && buf lint
 	@if git rev-parse -q --verify main >/dev/null && [ -n "$$(git ls-tree -d main proto 2>/dev/null)" ]; then \
 		cd proto && buf breaking --against '../.git#branch=main,subdir=proto'; fi
@@ -48,6 +48,8 @@ lint: tools ## buf lint, buf breaking (against main), gofmt, go vet, each servic
 		if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
 	go vet work
 	for s in $(SERVICES); do (cd services/$$s && GOWORK=off go build -o /dev/null .); done
+	cd cmd && GOWORK=off go build -o /dev/null ./...
+	cd e2e && GOWORK=off go vet ./...
 
 .PHONY: test
 test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each fuzz target for FUZZTIME
