@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type Config struct {
 	Version string
 	// MetricsAddr is where /metrics is served; empty disables it.
 	MetricsAddr string
+	// Pprof also serves Go's profiles at /debug/pprof/ on MetricsAddr: for
+	// profiling a service under load; off by default, as it shows
+	// internals.
+	Pprof bool
 	// OTLPEndpoint enables trace export when set (the standard
 	// OTEL_EXPORTER_OTLP_ENDPOINT; the exporter reads the other OTEL_* variables).
 	OTLPEndpoint string
@@ -49,6 +54,7 @@ type Config struct {
 
 // ConfigFromEnv reads FEEDLOOP_METRICS_ADDR (default defaultMetricsAddr;
 // set to empty, no metrics server),
+// FEEDLOOP_PPROF (false: profiles on the metrics address),
 // FEEDLOOP_LOG_LEVEL (info), FEEDLOOP_LOG_FORMAT (json) and
 // OTEL_EXPORTER_OTLP_ENDPOINT (unset: tracing off).
 func ConfigFromEnv(env *config.Env, service, version, defaultMetricsAddr string) Config {
@@ -56,6 +62,7 @@ func ConfigFromEnv(env *config.Env, service, version, defaultMetricsAddr string)
 		ServiceName:  service,
 		Version:      version,
 		MetricsAddr:  env.Switch("FEEDLOOP_METRICS_ADDR", defaultMetricsAddr),
+		Pprof:        env.Bool("FEEDLOOP_PPROF", false),
 		OTLPEndpoint: env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		LogFormat:    env.String("FEEDLOOP_LOG_FORMAT", "json"),
 	}
@@ -114,6 +121,13 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		if cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		t.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := t.metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -52,5 +54,33 @@ func TestLoggerAddsTraceIDs(t *testing.T) {
 	}
 	if _, ok := second["trace_id"]; ok {
 		t.Errorf("record without span has trace_id: %v", second)
+	}
+}
+
+func TestPprofOnlyWhenAskedFor(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		tel, err := telemetry.Setup(context.Background(), telemetry.Config{ServiceName: "test", MetricsAddr: addr, Pprof: on, LogFormat: "json"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, want := range map[string]int{"/metrics": 200, "/debug/pprof/": map[bool]int{false: 404, true: 200}[on]} {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("pprof %v: GET %s = %d, want %d", on, path, resp.StatusCode, want)
+			}
+		}
+		if err := tel.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
 	}
 }
