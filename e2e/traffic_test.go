@@ -119,10 +119,24 @@ func (s *system) send(events []event, workers int, timeout time.Duration) {
 			return nil
 		}
 	}
-	for _, p := range purchases {
+	for i := 0; i < len(purchases); i += batch {
+		items := purchases[i:min(i+batch, len(purchases))]
 		work <- func() error {
-			_, err := s.intake.RecordActivity(ctx(), &intakev1.RecordActivityRequest{Activity: p})
-			return err
+			resp, err := s.intake.RecordActivityBatch(ctx(), &intakev1.RecordActivityBatchRequest{Items: items})
+			if err != nil {
+				return err
+			}
+			var retry []*intakev1.Activity
+			for _, r := range resp.GetResults() {
+				if r.GetError() != nil {
+					retry = append(retry, items[r.GetIndex()])
+				}
+			}
+			if len(retry) > 0 {
+				items = retry
+				return fmt.Errorf("%d items not stored yet", len(retry))
+			}
+			return nil
 		}
 	}
 	close(work)

@@ -84,7 +84,7 @@ Flags:
 	fs.IntVar(&o.concurrency, "concurrency", 64, "closed loop: callers; open loop: most calls in flight")
 	fs.DurationVar(&o.duration, "duration", 0, "stop sending after this long (default 30s unless --count is given; 0: no limit)")
 	fs.IntVar(&o.count, "count", 0, "stop after this many events (0: no limit); with --duration, whichever comes first")
-	fs.IntVar(&o.batch, "batch", 1, "feedback per SubmitFeedbackBatch call (1-500); 1 uses SubmitFeedback. Purchases always go one by one")
+	fs.IntVar(&o.batch, "batch", 1, "events per batch call (1-500): feedback through SubmitFeedbackBatch, purchases through RecordActivityBatch; 1 sends one a call")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "longest wait for one call")
 	fs.Uint64Var(&o.traffic.Seed, "seed", 0, "seed of the event sequence; 0 picks one from the clock (the report shows it)")
 	fs.IntVar(&o.traffic.Customers, "customers", 10000, "customers in the population")

@@ -23,7 +23,7 @@ type options struct {
 	concurrency int           // closed loop: callers; open loop: most calls in flight
 	duration    time.Duration // stop sending after this long (0: no limit)
 	count       int           // stop after this many events (0: no limit)
-	batch       int           // feedback items per SubmitFeedbackBatch; 1: SubmitFeedback
+	batch       int           // events per batch call (feedback and activities apart); 1: one a call
 	timeout     time.Duration // of one call
 	traffic     traffic.Config
 	e2e         bool
@@ -215,20 +215,30 @@ func (l *load) closedLoop(ctx, callCtx context.Context) {
 	callers.Wait()
 }
 
-// split groups events into calls: feedback into one batch call when batch
-// is above 1, each activity (and, unbatched, each feedback) alone.
+// split groups events into calls: when batch is above 1, the feedback into
+// one SubmitFeedbackBatch call and the activities into one
+// RecordActivityBatch call; otherwise each event alone.
 func split(events []traffic.Event, batch int) [][]traffic.Event {
-	var calls [][]traffic.Event
-	var feedback []traffic.Event
+	if batch <= 1 {
+		calls := make([][]traffic.Event, len(events))
+		for i, ev := range events {
+			calls[i] = []traffic.Event{ev}
+		}
+		return calls
+	}
+	var feedback, activities []traffic.Event
 	for _, ev := range events {
-		if ev.Feedback != nil && batch > 1 {
+		if ev.Feedback != nil {
 			feedback = append(feedback, ev)
 		} else {
-			calls = append(calls, []traffic.Event{ev})
+			activities = append(activities, ev)
 		}
 	}
-	if len(feedback) > 0 {
-		calls = append(calls, feedback)
+	var calls [][]traffic.Event
+	for _, c := range [][]traffic.Event{activities, feedback} {
+		if len(c) > 0 {
+			calls = append(calls, c)
+		}
 	}
 	return calls
 }
@@ -249,11 +259,23 @@ func (l *load) send(ctx context.Context, events []traffic.Event, due time.Time) 
 	errs := make([]error, len(events))
 	switch {
 	case len(events) > 1:
-		items := make([]*intakev1.Feedback, len(events))
-		for i, ev := range events {
-			items[i] = ev.Feedback
+		var resp interface {
+			GetResults() []*intakev1.SubmitFeedbackResult
 		}
-		resp, err := l.intake.SubmitFeedbackBatch(ctx, &intakev1.SubmitFeedbackBatchRequest{Items: items})
+		var err error
+		if events[0].Feedback != nil {
+			items := make([]*intakev1.Feedback, len(events))
+			for i, ev := range events {
+				items[i] = ev.Feedback
+			}
+			resp, err = l.intake.SubmitFeedbackBatch(ctx, &intakev1.SubmitFeedbackBatchRequest{Items: items})
+		} else {
+			items := make([]*intakev1.Activity, len(events))
+			for i, ev := range events {
+				items[i] = ev.Activity
+			}
+			resp, err = l.intake.RecordActivityBatch(ctx, &intakev1.RecordActivityBatchRequest{Items: items})
+		}
 		for i := range events {
 			switch r := resp.GetResults(); {
 			case err != nil:

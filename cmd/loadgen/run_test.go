@@ -25,8 +25,8 @@ func TestSplitIntoCalls(t *testing.T) {
 		want   [][]string
 	}{
 		{"one by one", []traffic.Event{fb("a"), buy("b"), fb("c")}, 1, [][]string{{"a"}, {"b"}, {"c"}}},
-		{"feedback batched, purchases alone", []traffic.Event{fb("a"), buy("b"), fb("c"), buy("d")}, 10, [][]string{{"b"}, {"d"}, {"a", "c"}}},
-		{"only purchases", []traffic.Event{buy("a"), buy("b")}, 10, [][]string{{"a"}, {"b"}}},
+		{"feedback and purchases batched apart", []traffic.Event{fb("a"), buy("b"), fb("c"), buy("d")}, 10, [][]string{{"b", "d"}, {"a", "c"}}},
+		{"only purchases", []traffic.Event{buy("a"), buy("b")}, 10, [][]string{{"a", "b"}}},
 	}
 	for _, tt := range tests {
 		var got [][]string

@@ -38,14 +38,9 @@ func (v Validator) Violations(req proto.Message) []*grpcx.FieldViolation {
 		}
 		return Under("feedback", v.Feedback(r.Feedback, v.Now()))
 	case *intakev1.SubmitFeedbackBatchRequest:
-		// Items are validated one by one by the handler.
-		switch n := len(r.Items); {
-		case n < 1:
-			return []*grpcx.FieldViolation{{Field: "items", Reason: "repeated.min_items", Description: "must contain at least 1 item"}}
-		case n > 500:
-			return []*grpcx.FieldViolation{{Field: "items", Reason: "repeated.max_items", Description: "must contain no more than 500 items"}}
-		}
-		return nil
+		return batchSize(len(r.Items))
+	case *intakev1.RecordActivityBatchRequest:
+		return batchSize(len(r.Items))
 	case *intakev1.RecordActivityRequest:
 		if r.Activity == nil {
 			return []*grpcx.FieldViolation{required("activity")}
@@ -53,6 +48,18 @@ func (v Validator) Violations(req proto.Message) []*grpcx.FieldViolation {
 		return Under("activity", v.Activity(r.Activity, v.Now()))
 	}
 	return v.Fallback.Violations(req, "")
+}
+
+// batchSize checks a batch's size; its items are validated one by one by
+// the handler, so that one bad item does not fail the others.
+func batchSize(n int) []*grpcx.FieldViolation {
+	switch {
+	case n < 1:
+		return []*grpcx.FieldViolation{{Field: "items", Reason: "repeated.min_items", Description: "must contain at least 1 item"}}
+	case n > 500:
+		return []*grpcx.FieldViolation{{Field: "items", Reason: "repeated.max_items", Description: "must contain no more than 500 items"}}
+	}
+	return nil
 }
 
 // Under moves violations of a message's fields under the message's own path

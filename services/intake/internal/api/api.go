@@ -84,35 +84,59 @@ func (s *Service) SubmitFeedback(ctx context.Context, req *intakev1.SubmitFeedba
 // acknowledgements.
 func (s *Service) SubmitFeedbackBatch(ctx context.Context, req *intakev1.SubmitFeedbackBatchRequest) (*intakev1.SubmitFeedbackBatchResponse, error) {
 	env := newEnvelope(grpcx.Tenant(ctx), bus.FeedbackReceived, s.valid.Now())
-	resp := &intakev1.SubmitFeedbackBatchResponse{Results: make([]*intakev1.SubmitFeedbackResult, len(req.Items))}
-	ps := make([]pending, 0, len(req.Items))
-	idx := make([]int, 0, len(req.Items))
-	for i, item := range req.Items {
-		resp.Results[i] = &intakev1.SubmitFeedbackResult{Index: int32(i)}
-		if v := s.valid.Feedback(item, env.now); len(v) > 0 {
-			resp.Results[i].Error = grpcx.InvalidArgument(admit.Under("items["+strconv.Itoa(i)+"]", v)).Proto()
-			resp.RejectedCount++
+	b := storeBatch(ctx, s, env, "feedback", req.Items, s.valid.Feedback, env.feedback)
+	return &intakev1.SubmitFeedbackBatchResponse{Results: b.results, AcceptedCount: b.accepted,
+		DuplicateCount: b.duplicate, RejectedCount: b.rejected, FailedCount: b.failed}, nil
+}
+
+// RecordActivityBatch is SubmitFeedbackBatch for purchases and support
+// contacts.
+func (s *Service) RecordActivityBatch(ctx context.Context, req *intakev1.RecordActivityBatchRequest) (*intakev1.RecordActivityBatchResponse, error) {
+	env := newEnvelope(grpcx.Tenant(ctx), bus.ActivityReceived, s.valid.Now())
+	b := storeBatch(ctx, s, env, "activity", req.Items, s.valid.Activity, env.activity)
+	return &intakev1.RecordActivityBatchResponse{Results: b.results, AcceptedCount: b.accepted,
+		DuplicateCount: b.duplicate, RejectedCount: b.rejected, FailedCount: b.failed}, nil
+}
+
+// batchResult is the outcome of a batch: each item's, and the counts.
+type batchResult struct {
+	results                               []*intakev1.SubmitFeedbackResult
+	accepted, duplicate, rejected, failed int32
+}
+
+// storeBatch validates each item on its own with validate and stores the
+// valid ones, wrapped by wrap, together.
+func storeBatch[T any](ctx context.Context, s *Service, env envelope, kind string, items []T,
+	validate func(T, time.Time) []*grpcx.FieldViolation, wrap func(T) pending) batchResult {
+	b := batchResult{results: make([]*intakev1.SubmitFeedbackResult, len(items))}
+	ps := make([]pending, 0, len(items))
+	idx := make([]int, 0, len(items))
+	for i, item := range items {
+		b.results[i] = &intakev1.SubmitFeedbackResult{Index: int32(i)}
+		if v := validate(item, env.now); len(v) > 0 {
+			b.results[i].Error = grpcx.InvalidArgument(admit.Under("items["+strconv.Itoa(i)+"]", v)).Proto()
+			b.rejected++
 			continue
 		}
-		ps = append(ps, env.feedback(item))
+		ps = append(ps, wrap(item))
 		idx = append(idx, i)
 	}
-	s.count(ctx, "feedback", "invalid", int(resp.RejectedCount))
-	for j, res := range s.store(ctx, env.tenant, "feedback", ps) {
-		r := resp.Results[idx[j]]
+	s.count(ctx, kind, "invalid", int(b.rejected))
+	for j, res := range s.store(ctx, env.tenant, kind, ps) {
+		r := b.results[idx[j]]
 		r.EventId = ps[j].eventID
 		switch {
 		case res.err != nil:
 			r.Error = unavailableStatus(res.err).Proto()
-			resp.FailedCount++
+			b.failed++
 		case res.duplicate:
 			r.Duplicate = true
-			resp.DuplicateCount++
+			b.duplicate++
 		default:
-			resp.AcceptedCount++
+			b.accepted++
 		}
 	}
-	return resp, nil
+	return b
 }
 
 // RecordActivity stores one purchase or support contact.

@@ -411,6 +411,35 @@ func TestRecordActivity(t *testing.T) {
 	}
 }
 
+func TestRecordActivityBatchAnswersPerItem(t *testing.T) {
+	h := start(t)
+	purchase := func(id string) *intakev1.Activity {
+		return &intakev1.Activity{EventId: id, CustomerId: "cust-1", Channel: intakev1.Channel_CHANNEL_WEB,
+			Purchase: &intakev1.Purchase{OrderId: "o-" + id, Amount: &intakev1.Money{AmountMinor: 500, Currency: "USD"}}}
+	}
+	noKind := purchase("no-kind")
+	noKind.Purchase = nil
+	req := &intakev1.RecordActivityBatchRequest{Items: []*intakev1.Activity{purchase("a1"), noKind, purchase("a1"), purchase("a2")}}
+	resp, err := h.client.RecordActivityBatch(testkit.WithKey(keyA), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.AcceptedCount != 2 || resp.DuplicateCount != 1 || resp.RejectedCount != 1 || resp.FailedCount != 0 {
+		t.Errorf("counts = %d accepted %d duplicate %d rejected %d failed; want 2 1 1 0",
+			resp.AcceptedCount, resp.DuplicateCount, resp.RejectedCount, resp.FailedCount)
+	}
+	if r := resp.Results[1]; r.Error.GetCode() != int32(codes.InvalidArgument) || !strings.Contains(r.Error.GetMessage(), "items[1]") {
+		t.Errorf("item 1 = %v, want InvalidArgument naming items[1]", r)
+	}
+	msgs := h.stored(t)
+	if len(msgs) != 2 || msgs[0].Subject != "activity.received.tenant-a" {
+		t.Fatalf("stored %d messages: %+v", len(msgs), msgs)
+	}
+	if _, err := h.client.RecordActivityBatch(testkit.WithKey(keyA), &intakev1.RecordActivityBatchRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("an empty batch: %v, want InvalidArgument", err)
+	}
+}
+
 func TestNATSDownIsUnavailableAndRetryable(t *testing.T) {
 	h := start(t)
 	h.nats.Shutdown()

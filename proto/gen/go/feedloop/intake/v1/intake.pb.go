@@ -1227,6 +1227,130 @@ func (x *RecordActivityRequest) GetActivity() *Activity {
 	return nil
 }
 
+type RecordActivityBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each item is validated on its own (see SubmitFeedbackResult), so the batch
+	// itself only checks its size.
+	Items         []*Activity `protobuf:"bytes,1,rep,name=items" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordActivityBatchRequest) Reset() {
+	*x = RecordActivityBatchRequest{}
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordActivityBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordActivityBatchRequest) ProtoMessage() {}
+
+func (x *RecordActivityBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordActivityBatchRequest.ProtoReflect.Descriptor instead.
+func (*RecordActivityBatchRequest) Descriptor() ([]byte, []int) {
+	return file_feedloop_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RecordActivityBatchRequest) GetItems() []*Activity {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RecordActivityBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per item, in request order: the same per-item outcome as a
+	// feedback batch's.
+	Results        []*SubmitFeedbackResult `protobuf:"bytes,1,rep,name=results" json:"results,omitempty"`
+	AcceptedCount  int32                   `protobuf:"varint,2,opt,name=accepted_count,json=acceptedCount" json:"accepted_count,omitempty"`
+	DuplicateCount int32                   `protobuf:"varint,3,opt,name=duplicate_count,json=duplicateCount" json:"duplicate_count,omitempty"`
+	RejectedCount  int32                   `protobuf:"varint,4,opt,name=rejected_count,json=rejectedCount" json:"rejected_count,omitempty"`
+	FailedCount    int32                   `protobuf:"varint,5,opt,name=failed_count,json=failedCount" json:"failed_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordActivityBatchResponse) Reset() {
+	*x = RecordActivityBatchResponse{}
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordActivityBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordActivityBatchResponse) ProtoMessage() {}
+
+func (x *RecordActivityBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordActivityBatchResponse.ProtoReflect.Descriptor instead.
+func (*RecordActivityBatchResponse) Descriptor() ([]byte, []int) {
+	return file_feedloop_intake_v1_intake_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RecordActivityBatchResponse) GetResults() []*SubmitFeedbackResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *RecordActivityBatchResponse) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
+}
+
+func (x *RecordActivityBatchResponse) GetDuplicateCount() int32 {
+	if x != nil {
+		return x.DuplicateCount
+	}
+	return 0
+}
+
+func (x *RecordActivityBatchResponse) GetRejectedCount() int32 {
+	if x != nil {
+		return x.RejectedCount
+	}
+	return 0
+}
+
+func (x *RecordActivityBatchResponse) GetFailedCount() int32 {
+	if x != nil {
+		return x.FailedCount
+	}
+	return 0
+}
+
 type RecordActivityResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId" json:"event_id,omitempty"`
@@ -1237,7 +1361,7 @@ type RecordActivityResponse struct {
 
 func (x *RecordActivityResponse) Reset() {
 	*x = RecordActivityResponse{}
-	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1373,7 @@ func (x *RecordActivityResponse) String() string {
 func (*RecordActivityResponse) ProtoMessage() {}
 
 func (x *RecordActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_feedloop_intake_v1_intake_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1386,7 @@ func (x *RecordActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordActivityResponse.ProtoReflect.Descriptor instead.
 func (*RecordActivityResponse) Descriptor() ([]byte, []int) {
-	return file_feedloop_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+	return file_feedloop_intake_v1_intake_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecordActivityResponse) GetEventId() string {
@@ -1386,7 +1510,16 @@ const file_feedloop_intake_v1_intake_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06reason\x12\x1a\n" +
 	"\bresolved\x18\x02 \x01(\bR\bresolved\"Y\n" +
 	"\x15RecordActivityRequest\x12@\n" +
-	"\bactivity\x18\x01 \x01(\v2\x1c.feedloop.intake.v1.ActivityB\x06\xbaH\x03\xc8\x01\x01R\bactivity\"Q\n" +
+	"\bactivity\x18\x01 \x01(\v2\x1c.feedloop.intake.v1.ActivityB\x06\xbaH\x03\xc8\x01\x01R\bactivity\"b\n" +
+	"\x1aRecordActivityBatchRequest\x12D\n" +
+	"\x05items\x18\x01 \x03(\v2\x1c.feedloop.intake.v1.ActivityB\x10\xbaH\r\x92\x01\n" +
+	"\b\x01\x10\xf4\x03\"\x03\xd8\x01\x03R\x05items\"\xfb\x01\n" +
+	"\x1bRecordActivityBatchResponse\x12B\n" +
+	"\aresults\x18\x01 \x03(\v2(.feedloop.intake.v1.SubmitFeedbackResultR\aresults\x12%\n" +
+	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12'\n" +
+	"\x0fduplicate_count\x18\x03 \x01(\x05R\x0eduplicateCount\x12%\n" +
+	"\x0erejected_count\x18\x04 \x01(\x05R\rrejectedCount\x12!\n" +
+	"\ffailed_count\x18\x05 \x01(\x05R\vfailedCount\"Q\n" +
 	"\x16RecordActivityResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\xb6\x01\n" +
@@ -1409,11 +1542,12 @@ const file_feedloop_intake_v1_intake_proto_rawDesc = "" +
 	"\x18COMPLAINT_CATEGORY_STAFF\x10\x05\x12\x1d\n" +
 	"\x19COMPLAINT_CATEGORY_SAFETY\x10\x06\x12\x1e\n" +
 	"\x1aCOMPLAINT_CATEGORY_PRIVACY\x10\a\x12\x1c\n" +
-	"\x18COMPLAINT_CATEGORY_OTHER\x10\b2\xd9\x02\n" +
+	"\x18COMPLAINT_CATEGORY_OTHER\x10\b2\xd1\x03\n" +
 	"\rIntakeService\x12g\n" +
 	"\x0eSubmitFeedback\x12).feedloop.intake.v1.SubmitFeedbackRequest\x1a*.feedloop.intake.v1.SubmitFeedbackResponse\x12v\n" +
 	"\x13SubmitFeedbackBatch\x12..feedloop.intake.v1.SubmitFeedbackBatchRequest\x1a/.feedloop.intake.v1.SubmitFeedbackBatchResponse\x12g\n" +
-	"\x0eRecordActivity\x12).feedloop.intake.v1.RecordActivityRequest\x1a*.feedloop.intake.v1.RecordActivityResponseBNZEgithub.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1;intakev1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\x0eRecordActivity\x12).feedloop.intake.v1.RecordActivityRequest\x1a*.feedloop.intake.v1.RecordActivityResponse\x12v\n" +
+	"\x13RecordActivityBatch\x12..feedloop.intake.v1.RecordActivityBatchRequest\x1a/.feedloop.intake.v1.RecordActivityBatchResponseBNZEgithub.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1;intakev1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_feedloop_intake_v1_intake_proto_rawDescOnce sync.Once
@@ -1428,7 +1562,7 @@ func file_feedloop_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_feedloop_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_feedloop_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_feedloop_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_feedloop_intake_v1_intake_proto_goTypes = []any{
 	(Channel)(0),                        // 0: feedloop.intake.v1.Channel
 	(ComplaintCategory)(0),              // 1: feedloop.intake.v1.ComplaintCategory
@@ -1448,20 +1582,22 @@ var file_feedloop_intake_v1_intake_proto_goTypes = []any{
 	(*Purchase)(nil),                    // 15: feedloop.intake.v1.Purchase
 	(*SupportContact)(nil),              // 16: feedloop.intake.v1.SupportContact
 	(*RecordActivityRequest)(nil),       // 17: feedloop.intake.v1.RecordActivityRequest
-	(*RecordActivityResponse)(nil),      // 18: feedloop.intake.v1.RecordActivityResponse
-	nil,                                 // 19: feedloop.intake.v1.Feedback.AttributesEntry
-	nil,                                 // 20: feedloop.intake.v1.Activity.AttributesEntry
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(*status.Status)(nil),               // 22: google.rpc.Status
+	(*RecordActivityBatchRequest)(nil),  // 18: feedloop.intake.v1.RecordActivityBatchRequest
+	(*RecordActivityBatchResponse)(nil), // 19: feedloop.intake.v1.RecordActivityBatchResponse
+	(*RecordActivityResponse)(nil),      // 20: feedloop.intake.v1.RecordActivityResponse
+	nil,                                 // 21: feedloop.intake.v1.Feedback.AttributesEntry
+	nil,                                 // 22: feedloop.intake.v1.Activity.AttributesEntry
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*status.Status)(nil),               // 24: google.rpc.Status
 }
 var file_feedloop_intake_v1_intake_proto_depIdxs = []int32{
-	21, // 0: feedloop.intake.v1.Feedback.occurred_at:type_name -> google.protobuf.Timestamp
+	23, // 0: feedloop.intake.v1.Feedback.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: feedloop.intake.v1.Feedback.channel:type_name -> feedloop.intake.v1.Channel
 	3,  // 2: feedloop.intake.v1.Feedback.servqual:type_name -> feedloop.intake.v1.Servqual
 	5,  // 3: feedloop.intake.v1.Feedback.comment:type_name -> feedloop.intake.v1.Comment
 	6,  // 4: feedloop.intake.v1.Feedback.complaint:type_name -> feedloop.intake.v1.Complaint
 	8,  // 5: feedloop.intake.v1.Feedback.order:type_name -> feedloop.intake.v1.Order
-	19, // 6: feedloop.intake.v1.Feedback.attributes:type_name -> feedloop.intake.v1.Feedback.AttributesEntry
+	21, // 6: feedloop.intake.v1.Feedback.attributes:type_name -> feedloop.intake.v1.Feedback.AttributesEntry
 	4,  // 7: feedloop.intake.v1.Servqual.reliability:type_name -> feedloop.intake.v1.ServqualRating
 	4,  // 8: feedloop.intake.v1.Servqual.responsiveness:type_name -> feedloop.intake.v1.ServqualRating
 	4,  // 9: feedloop.intake.v1.Servqual.assurance:type_name -> feedloop.intake.v1.ServqualRating
@@ -1472,25 +1608,29 @@ var file_feedloop_intake_v1_intake_proto_depIdxs = []int32{
 	2,  // 14: feedloop.intake.v1.SubmitFeedbackRequest.feedback:type_name -> feedloop.intake.v1.Feedback
 	2,  // 15: feedloop.intake.v1.SubmitFeedbackBatchRequest.items:type_name -> feedloop.intake.v1.Feedback
 	13, // 16: feedloop.intake.v1.SubmitFeedbackBatchResponse.results:type_name -> feedloop.intake.v1.SubmitFeedbackResult
-	22, // 17: feedloop.intake.v1.SubmitFeedbackResult.error:type_name -> google.rpc.Status
-	21, // 18: feedloop.intake.v1.Activity.occurred_at:type_name -> google.protobuf.Timestamp
+	24, // 17: feedloop.intake.v1.SubmitFeedbackResult.error:type_name -> google.rpc.Status
+	23, // 18: feedloop.intake.v1.Activity.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 19: feedloop.intake.v1.Activity.channel:type_name -> feedloop.intake.v1.Channel
 	15, // 20: feedloop.intake.v1.Activity.purchase:type_name -> feedloop.intake.v1.Purchase
 	16, // 21: feedloop.intake.v1.Activity.support_contact:type_name -> feedloop.intake.v1.SupportContact
-	20, // 22: feedloop.intake.v1.Activity.attributes:type_name -> feedloop.intake.v1.Activity.AttributesEntry
+	22, // 22: feedloop.intake.v1.Activity.attributes:type_name -> feedloop.intake.v1.Activity.AttributesEntry
 	7,  // 23: feedloop.intake.v1.Purchase.amount:type_name -> feedloop.intake.v1.Money
 	14, // 24: feedloop.intake.v1.RecordActivityRequest.activity:type_name -> feedloop.intake.v1.Activity
-	9,  // 25: feedloop.intake.v1.IntakeService.SubmitFeedback:input_type -> feedloop.intake.v1.SubmitFeedbackRequest
-	11, // 26: feedloop.intake.v1.IntakeService.SubmitFeedbackBatch:input_type -> feedloop.intake.v1.SubmitFeedbackBatchRequest
-	17, // 27: feedloop.intake.v1.IntakeService.RecordActivity:input_type -> feedloop.intake.v1.RecordActivityRequest
-	10, // 28: feedloop.intake.v1.IntakeService.SubmitFeedback:output_type -> feedloop.intake.v1.SubmitFeedbackResponse
-	12, // 29: feedloop.intake.v1.IntakeService.SubmitFeedbackBatch:output_type -> feedloop.intake.v1.SubmitFeedbackBatchResponse
-	18, // 30: feedloop.intake.v1.IntakeService.RecordActivity:output_type -> feedloop.intake.v1.RecordActivityResponse
-	28, // [28:31] is the sub-list for method output_type
-	25, // [25:28] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	14, // 25: feedloop.intake.v1.RecordActivityBatchRequest.items:type_name -> feedloop.intake.v1.Activity
+	13, // 26: feedloop.intake.v1.RecordActivityBatchResponse.results:type_name -> feedloop.intake.v1.SubmitFeedbackResult
+	9,  // 27: feedloop.intake.v1.IntakeService.SubmitFeedback:input_type -> feedloop.intake.v1.SubmitFeedbackRequest
+	11, // 28: feedloop.intake.v1.IntakeService.SubmitFeedbackBatch:input_type -> feedloop.intake.v1.SubmitFeedbackBatchRequest
+	17, // 29: feedloop.intake.v1.IntakeService.RecordActivity:input_type -> feedloop.intake.v1.RecordActivityRequest
+	18, // 30: feedloop.intake.v1.IntakeService.RecordActivityBatch:input_type -> feedloop.intake.v1.RecordActivityBatchRequest
+	10, // 31: feedloop.intake.v1.IntakeService.SubmitFeedback:output_type -> feedloop.intake.v1.SubmitFeedbackResponse
+	12, // 32: feedloop.intake.v1.IntakeService.SubmitFeedbackBatch:output_type -> feedloop.intake.v1.SubmitFeedbackBatchResponse
+	20, // 33: feedloop.intake.v1.IntakeService.RecordActivity:output_type -> feedloop.intake.v1.RecordActivityResponse
+	19, // 34: feedloop.intake.v1.IntakeService.RecordActivityBatch:output_type -> feedloop.intake.v1.RecordActivityBatchResponse
+	31, // [31:35] is the sub-list for method output_type
+	27, // [27:31] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_feedloop_intake_v1_intake_proto_init() }
@@ -1504,7 +1644,7 @@ func file_feedloop_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_feedloop_intake_v1_intake_proto_rawDesc), len(file_feedloop_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	IntakeService_SubmitFeedback_FullMethodName      = "/feedloop.intake.v1.IntakeService/SubmitFeedback"
 	IntakeService_SubmitFeedbackBatch_FullMethodName = "/feedloop.intake.v1.IntakeService/SubmitFeedbackBatch"
 	IntakeService_RecordActivity_FullMethodName      = "/feedloop.intake.v1.IntakeService/RecordActivity"
+	IntakeService_RecordActivityBatch_FullMethodName = "/feedloop.intake.v1.IntakeService/RecordActivityBatch"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -48,6 +49,9 @@ type IntakeServiceClient interface {
 	SubmitFeedbackBatch(ctx context.Context, in *SubmitFeedbackBatchRequest, opts ...grpc.CallOption) (*SubmitFeedbackBatchResponse, error)
 	// RecordActivity stores one purchase or support contact.
 	RecordActivity(ctx context.Context, in *RecordActivityRequest, opts ...grpc.CallOption) (*RecordActivityResponse, error)
+	// RecordActivityBatch stores up to 500 purchases or support contacts, each
+	// with its own result, as SubmitFeedbackBatch does for feedback.
+	RecordActivityBatch(ctx context.Context, in *RecordActivityBatchRequest, opts ...grpc.CallOption) (*RecordActivityBatchResponse, error)
 }
 
 type intakeServiceClient struct {
@@ -88,6 +92,16 @@ func (c *intakeServiceClient) RecordActivity(ctx context.Context, in *RecordActi
 	return out, nil
 }
 
+func (c *intakeServiceClient) RecordActivityBatch(ctx context.Context, in *RecordActivityBatchRequest, opts ...grpc.CallOption) (*RecordActivityBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordActivityBatchResponse)
+	err := c.cc.Invoke(ctx, IntakeService_RecordActivityBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -105,6 +119,9 @@ type IntakeServiceServer interface {
 	SubmitFeedbackBatch(context.Context, *SubmitFeedbackBatchRequest) (*SubmitFeedbackBatchResponse, error)
 	// RecordActivity stores one purchase or support contact.
 	RecordActivity(context.Context, *RecordActivityRequest) (*RecordActivityResponse, error)
+	// RecordActivityBatch stores up to 500 purchases or support contacts, each
+	// with its own result, as SubmitFeedbackBatch does for feedback.
+	RecordActivityBatch(context.Context, *RecordActivityBatchRequest) (*RecordActivityBatchResponse, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -123,6 +140,9 @@ func (UnimplementedIntakeServiceServer) SubmitFeedbackBatch(context.Context, *Su
 }
 func (UnimplementedIntakeServiceServer) RecordActivity(context.Context, *RecordActivityRequest) (*RecordActivityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordActivity not implemented")
+}
+func (UnimplementedIntakeServiceServer) RecordActivityBatch(context.Context, *RecordActivityBatchRequest) (*RecordActivityBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordActivityBatch not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -199,6 +219,24 @@ func _IntakeService_RecordActivity_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_RecordActivityBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordActivityBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).RecordActivityBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_RecordActivityBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).RecordActivityBatch(ctx, req.(*RecordActivityBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -217,6 +255,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordActivity",
 			Handler:    _IntakeService_RecordActivity_Handler,
+		},
+		{
+			MethodName: "RecordActivityBatch",
+			Handler:    _IntakeService_RecordActivityBatch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
