@@ -103,40 +103,16 @@ func (s *system) send(events []event, workers int, timeout time.Duration) {
 		items := feedback[i:min(i+batch, len(feedback))]
 		work <- func() error {
 			resp, err := s.intake.SubmitFeedbackBatch(ctx(), &intakev1.SubmitFeedbackBatchRequest{Items: items})
-			if err != nil {
-				return err
-			}
-			var retry []*intakev1.Feedback
-			for _, r := range resp.GetResults() {
-				if r.GetError() != nil {
-					retry = append(retry, items[r.GetIndex()])
-				}
-			}
-			if len(retry) > 0 {
-				items = retry
-				return fmt.Errorf("%d items not stored yet", len(retry))
-			}
-			return nil
+			items, err = unstored(items, resp, err)
+			return err
 		}
 	}
 	for i := 0; i < len(purchases); i += batch {
 		items := purchases[i:min(i+batch, len(purchases))]
 		work <- func() error {
 			resp, err := s.intake.RecordActivityBatch(ctx(), &intakev1.RecordActivityBatchRequest{Items: items})
-			if err != nil {
-				return err
-			}
-			var retry []*intakev1.Activity
-			for _, r := range resp.GetResults() {
-				if r.GetError() != nil {
-					retry = append(retry, items[r.GetIndex()])
-				}
-			}
-			if len(retry) > 0 {
-				items = retry
-				return fmt.Errorf("%d items not stored yet", len(retry))
-			}
-			return nil
+			items, err = unstored(items, resp, err)
+			return err
 		}
 	}
 	close(work)
@@ -144,4 +120,24 @@ func (s *system) send(events []event, workers int, timeout time.Duration) {
 	if failure != nil {
 		s.t.Fatalf("events not stored within %s: %v", timeout, failure)
 	}
+}
+
+// unstored is what a batch call left to retry: the whole batch when the
+// call failed, else the items without a stored (or duplicate) result.
+func unstored[T any](items []T, resp interface {
+	GetResults() []*intakev1.SubmitFeedbackResult
+}, err error) ([]T, error) {
+	if err != nil {
+		return items, err
+	}
+	var retry []T
+	for _, r := range resp.GetResults() {
+		if r.GetError() != nil {
+			retry = append(retry, items[r.GetIndex()])
+		}
+	}
+	if len(retry) > 0 {
+		return retry, fmt.Errorf("%d items not stored yet", len(retry))
+	}
+	return nil, nil
 }

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +57,40 @@ func TestEnv(t *testing.T) {
 	for _, name := range []string{"BAD_I", "BAD_D"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestFile(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.txt"), filepath.Join(dir, "bad.txt")
+	if err := os.WriteFile(good, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(""), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(r io.Reader, name string) (string, error) {
+		b, err := io.ReadAll(r)
+		if err == nil && len(b) == 0 {
+			err = fmt.Errorf("%s: empty", name)
+		}
+		return string(b), err
+	}
+	builtin := func() (string, error) { return "built-in", nil }
+	for _, tc := range []struct {
+		path, want, err string
+	}{
+		{"", "built-in", ""},
+		{good, "hello", ""},
+		{bad, "", bad + ": empty"},
+		{filepath.Join(dir, "missing.txt"), "", "no such file"},
+	} {
+		e := FromMap(map[string]string{"F": tc.path})
+		got := File(e, "F", parse, builtin)
+		err := e.Err()
+		if got != tc.want || (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("path %q: %q, %v; want %q and an error containing %q", tc.path, got, err, tc.want, tc.err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io"
+	"os"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
@@ -15,6 +16,28 @@ func DecodeYAML(r io.Reader, v any) error {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	return dec.Decode(v)
+}
+
+// File loads the file the variable name points to with parse (which names
+// the file in its errors), or returns builtin() when the variable is unset.
+// A file that cannot be read or parsed is reported as a bad value of name,
+// with the other bad settings.
+func File[T any](e *Env, name string, parse func(r io.Reader, name string) (T, error), builtin func() (T, error)) T {
+	var v T
+	var err error
+	if path := e.String(name, ""); path == "" {
+		v, err = builtin()
+	} else {
+		var f *os.File
+		if f, err = os.Open(path); err == nil {
+			v, err = parse(f, path)
+			f.Close()
+		}
+	}
+	if err != nil {
+		e.Fail(name, "%v", err)
+	}
+	return v
 }
 
 var name = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

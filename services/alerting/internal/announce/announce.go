@@ -74,12 +74,8 @@ func (a *Announcer) Pending(ctx context.Context, tenant string, ls []*store.Load
 	}
 	_, errs := a.pub.PublishAll(ctx, outs)
 	failed := make([]bool, len(ls))
-	var first error
 	for j, err := range errs {
-		if err != nil {
-			failed[owner[j]] = true
-			first = cmp(first, err)
-		}
+		failed[owner[j]] = failed[owner[j]] || err != nil
 	}
 	var done []*store.Loaded
 	for i, l := range ls {
@@ -88,19 +84,12 @@ func (a *Announcer) Pending(ctx context.Context, tenant string, ls []*store.Load
 		}
 	}
 	if len(done) > 0 {
-		first = cmp(first, a.store.Announced(ctx, tenant, done))
+		errs = append(errs, a.store.Announced(ctx, tenant, done))
 	}
-	if first != nil {
-		return fmt.Errorf("announce changes of %s: %w", tenant, first)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("announce changes of %s: %w", tenant, err)
 	}
 	return nil
-}
-
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // maxRounds bounds how often a change reads the case again after another

@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -125,12 +124,9 @@ func ConfigFromEnv(env *config.Env) Config {
 	if c.Delivery.Timeout < time.Second || c.Delivery.Timeout > c.Bus.AckWait/2 {
 		env.Fail("FEEDLOOP_ALERTING_DELIVERY_TIMEOUT", "must be at least 1s and at most half of FEEDLOOP_CONSUMER_ACK_WAIT (%s)", c.Bus.AckWait)
 	}
-	if c.Rules, err = loadFile(env.String("FEEDLOOP_ALERTING_RULES", ""), rules.Load, rules.Default); err != nil {
-		env.Fail("FEEDLOOP_ALERTING_RULES", "%v", err)
-	}
-	if c.Routes, err = loadFile(env.String("FEEDLOOP_ALERTING_ROUTES", ""), routing.Load, routing.Default); err != nil {
-		env.Fail("FEEDLOOP_ALERTING_ROUTES", "%v", err)
-		return c
+	c.Rules = config.File(env, "FEEDLOOP_ALERTING_RULES", rules.Load, rules.Default)
+	if c.Routes = config.File(env, "FEEDLOOP_ALERTING_ROUTES", routing.Load, routing.Default); c.Routes == nil {
+		return c // reported; the receivers cannot be read without it
 	}
 	perSecond := env.Float("FEEDLOOP_ALERTING_DELIVERY_RATE", 10)
 	if perSecond <= 0 {
@@ -157,21 +153,6 @@ func ConfigFromEnv(env *config.Env) Config {
 		c.Senders[r.Name] = notify.Limited(s, r.Name, rate.NewLimiter(rate.Limit(perSecond), burst))
 	}
 	return c
-}
-
-// loadFile loads the file at path with load, or the built-in default when
-// path is empty.
-func loadFile[T any](path string, load func(io.Reader, string) (T, error), builtin func() (T, error)) (T, error) {
-	if path == "" {
-		return builtin()
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	defer f.Close()
-	return load(f, path)
 }
 
 // App is a running alerting service.

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,20 +78,11 @@ func Receivers(tree *routing.Tree, c *eventsv1.RecoveryCaseChanged) []string {
 		Channel: k.GetChannel(), Touchpoint: k.GetTouchpoint(), Labels: k.GetLabels(),
 	})
 	if c.GetType() == alertingv1.CaseEventType_CASE_EVENT_TYPE_ESCALATED {
-		if r, ok := tree.Escalation(int(k.GetEscalationLevel())); ok && !contains(out, r) {
+		if r, ok := tree.Escalation(int(k.GetEscalationLevel())); ok && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Dispatcher fans case changes out to their receivers' deliveries.
@@ -179,7 +171,7 @@ func (s *Sender) Handle(ctx context.Context, msgs []*bus.Message) []error {
 	}
 	wg.Wait()
 	byTenant := map[string][]store.Attempt{}
-	var owners = map[string][]int{}
+	owners := map[string][]int{}
 	for i, a := range attempts {
 		if a != nil {
 			byTenant[a.Tenant] = append(byTenant[a.Tenant], *a)

@@ -4,10 +4,8 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -76,34 +74,14 @@ func ConfigFromEnv(env *config.Env) Config {
 	if c.Sweep.PerTick < c.Sweep.Batch {
 		env.Fail("FEEDLOOP_SEGMENTATION_SWEEP_PER_TICK", "must be at least FEEDLOOP_SEGMENTATION_SWEEP_BATCH, got %d", c.Sweep.PerTick)
 	}
-	var err error
-	if path := env.String("FEEDLOOP_SEGMENTATION_TIERS", ""); path != "" {
-		c.Rules, err = load(path, tiers.Load)
-	} else {
-		c.Rules, err = tiers.Default()
-	}
-	if err != nil {
-		env.Fail("FEEDLOOP_SEGMENTATION_TIERS", "%v", err)
-	}
-	c.Profiles = profile.Configs{Default: profile.Default()}
-	if path := env.String("FEEDLOOP_SEGMENTATION_CONFIG", ""); path != "" {
-		if c.Profiles, err = load(path, profile.LoadConfigs); err != nil {
-			env.Fail("FEEDLOOP_SEGMENTATION_CONFIG", "%v", err)
-		}
-	}
+	c.Rules = config.File(env, "FEEDLOOP_SEGMENTATION_TIERS", tiers.Load, tiers.Default)
+	c.Profiles = config.File(env, "FEEDLOOP_SEGMENTATION_CONFIG", profile.LoadConfigs, func() (profile.Configs, error) {
+		return profile.Configs{Default: profile.Default()}, nil
+	})
 	return c
 }
 
 // load reads a file and parses it with parse.
-func load[T any](path string, parse func(r io.Reader, name string) (T, error)) (T, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return parse(bytes.NewReader(b), path)
-}
-
 // App is a running segmentation service.
 type App struct {
 	srv   *grpcx.Server
