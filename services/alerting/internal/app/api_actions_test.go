@@ -33,7 +33,6 @@ func TestAcknowledgeResolveReopen(t *testing.T) {
 	id := cs["ann"].GetCaseId()
 	ctx := testkit.WithKey(keyA)
 	watch, _ := h.watch(t, keyA, &alertingv1.WatchAlertsRequest{})
-	awaitWatching(t, h, 1)
 
 	// Acknowledge: the case, and its change on the watch.
 	ack, err := h.client.AcknowledgeAlert(ctx, &alertingv1.AcknowledgeAlertRequest{CaseId: id, By: "olivia"})
