@@ -16,7 +16,8 @@ TOOLS := github.com/bufbuild/buf/cmd/buf \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/nats-io/nats-server/v2 \
 	github.com/fullstorydev/grpcurl/cmd/grpcurl \
-	golang.org/x/perf/cmd/benchstat
+	golang.org/x/perf/cmd/benchstat \
+	helm.sh/helm/v3/cmd/helm
 
 export PATH := $(BIN):$(PATH)
 
@@ -30,7 +31,7 @@ $(BIN)/.tools: scripts/tools/go.mod scripts/tools/go.sum
 	@touch $@
 
 .PHONY: tools
-tools: $(BIN)/.tools ## build the pinned tools (buf, protoc plugins, nats-server, grpcurl, benchstat) into .bin/
+tools: $(BIN)/.tools ## build the pinned tools (buf, protoc plugins, nats-server, grpcurl, benchstat, helm) into .bin/
 
 .PHONY: generate
 generate: tools ## regenerate Go code from the protos
@@ -53,10 +54,12 @@ lint: tools ## buf lint, buf breaking (against main), gofmt, go vet, each servic
 	for s in $(SERVICES); do (cd services/$$s && GOWORK=off go build -o /dev/null .); done
 	cd cmd && GOWORK=off go build -o /dev/null ./...
 	cd e2e && GOWORK=off go vet ./...
+	cd deploy && GOWORK=off go vet ./...
 
 .PHONY: test
-test: ## all tests with -race (needs redis-server: scripts/deps.sh), then each fuzz target for FUZZTIME
+test: ## all tests with -race (needs redis-server and the tools: scripts/deps.sh), the deployment checks, then each fuzz target for FUZZTIME
 	go test -race -count=1 -timeout 20m work
+	cd deploy && GOWORK=off go test -race -count=1 -timeout 10m ./...
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: e2e

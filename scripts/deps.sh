@@ -2,7 +2,7 @@
 # Installs what feedloop needs that a fresh machine may lack: redis-server
 # (apt-get on Debian/Ubuntu, brew on macOS) and the pinned tools built from the
 # Go module proxy into .bin/ (nats-server, buf, protoc plugins, grpcurl,
-# benchstat; versions in scripts/tools/go.mod). Idempotent; quiet when all is
+# benchstat, helm; versions in scripts/tools/go.mod). Idempotent; quiet when all is
 # there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
