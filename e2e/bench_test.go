@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +32,16 @@ import (
 // gRPC API as fast as 32 clients can (feedback and purchases in batches of
 // 100), and times until all four services have
 // handled everything (every consumer idle): the sustained rate end to end.
-// It also reports each service's peak resident memory.
+// It also reports the CPU time each process used per event (the test
+// process holds the clients and the NATS server) and each service's peak
+// resident memory.
 func BenchmarkSystem(b *testing.B) {
 	s := start(b)
 	events, _ := run(b.N, max(1, b.N/4))
+	cpu := s.cpuTimes()
 	b.ResetTimer()
 	begin := time.Now()
+	profiled := s.profile(b, 5*time.Second)
 	s.send(events, 32, 10*time.Minute)
 	sent := time.Since(begin)
 	s.settle(10 * time.Minute)
@@ -42,9 +50,47 @@ func BenchmarkSystem(b *testing.B) {
 	// up: near zero when intake is the bottleneck, long when a stage lags.
 	b.ReportMetric(time.Since(begin).Seconds()-sent.Seconds(), "drain-s")
 	b.StopTimer()
+	profiled.Wait()
+	// CPU per event of each process: where the machine's two cores go,
+	// which stays meaningful when the processes compete for them.
+	for name, used := range s.cpuTimes() {
+		b.ReportMetric(float64((used-cpu[name]).Microseconds())/float64(b.N), name+"-cpu-µs/event")
+	}
 	for _, name := range services {
 		b.ReportMetric(float64(s.proc[name].PeakRSS())/(1<<20), name+"-MiB")
 	}
+}
+
+// profileDir is where BenchmarkSystem writes a CPU profile of each service
+// under load, when E2E_PROFILE names it (the NATS server runs in the test
+// process: profile it with go test's -cpuprofile):
+//
+//	E2E_PROFILE=/tmp/prof go test -run '^$' -bench System -benchtime 20000x -cpuprofile /tmp/prof/test.pprof .
+var profileDir = os.Getenv("E2E_PROFILE")
+
+// profile takes a CPU profile of every service for the next d, in the
+// background, when profiling is on.
+func (s *system) profile(b *testing.B, d time.Duration) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for name, addr := range s.pprof {
+		wg.Go(func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+			resp, err := http.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(profileDir, name+".pprof"), data, 0o644)
+			}
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	return &wg
 }
 
 // BenchmarkRelay is the bare cost of the same three hops: b.N messages of

@@ -67,6 +67,7 @@ type system struct {
 	redis *testkit.Redis
 	js    jetstream.JetStream
 	addr  map[string]string
+	pprof map[string]string // each service's metrics address, when profiling (E2E_PROFILE)
 	proc  map[string]*testkit.Process
 	env   []string
 	hook  *receiver
@@ -81,7 +82,7 @@ type system struct {
 // (the ack wait), so a crashed consumer's messages return quickly.
 func start(t testing.TB) *system {
 	s := &system{t: t, nats: testkit.StartJetStream(t), redis: testkit.StartDurableRedis(t),
-		addr: map[string]string{}, proc: map[string]*testkit.Process{}, hook: newReceiver(t)}
+		addr: map[string]string{}, pprof: map[string]string{}, proc: map[string]*testkit.Process{}, hook: newReceiver(t)}
 	s.env = []string{
 		"FEEDLOOP_NATS_URL=" + s.nats.ClientURL(), "FEEDLOOP_REDIS_URL=" + s.redis.URL,
 		"FEEDLOOP_API_KEYS=" + apiKey + "=" + tenant, "FEEDLOOP_METRICS_ADDR=", "FEEDLOOP_RATE_LIMIT=0",
@@ -92,6 +93,9 @@ func start(t testing.TB) *system {
 	}
 	for _, name := range services {
 		s.addr[name] = testkit.FreeAddr(t)
+		if profileDir != "" {
+			s.pprof[name] = testkit.FreeAddr(t)
+		}
 		s.run(name)
 	}
 	nc, err := nats.Connect(s.nats.ClientURL(), nats.MaxReconnects(-1))
@@ -121,7 +125,11 @@ func start(t testing.TB) *system {
 // serves.
 func (s *system) run(name string) {
 	s.t.Helper()
-	s.proc[name] = testkit.Start(s.t, bins[name], append(s.env, "FEEDLOOP_GRPC_ADDR="+s.addr[name])...)
+	env := append(s.env, "FEEDLOOP_GRPC_ADDR="+s.addr[name])
+	if addr := s.pprof[name]; addr != "" {
+		env = append(env, "FEEDLOOP_METRICS_ADDR="+addr, "FEEDLOOP_PPROF=true")
+	}
+	s.proc[name] = testkit.Start(s.t, bins[name], env...)
 	testkit.WaitServing(s.t, s.addr[name], "", 30*time.Second)
 }
 
@@ -130,6 +138,16 @@ func (s *system) crash(name string) {
 	s.t.Helper()
 	s.proc[name].Kill()
 	s.run(name)
+}
+
+// cpuTimes is the CPU time each process has used so far: the services,
+// redis-server, and the test process with the NATS server and the clients.
+func (s *system) cpuTimes() map[string]time.Duration {
+	cpu := map[string]time.Duration{"redis": s.redis.CPUTime(), "test+nats": testkit.SelfCPUTime()}
+	for name, p := range s.proc {
+		cpu[name] = p.CPUTime()
+	}
+	return cpu
 }
 
 // consumers are every durable consumer of the system.

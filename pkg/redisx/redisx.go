@@ -47,10 +47,8 @@ func New(ctx context.Context, cfg Config) (*redis.Client, error) {
 	// service can decide how long Redis may hold up a request.
 	opts.ContextTimeoutEnabled = true
 	c := redis.NewClient(opts)
-	if err := errors.Join(
-		redisotel.InstrumentTracing(c, redisotel.WithDBStatement(false)),
-		redisotel.InstrumentMetrics(c),
-	); err != nil {
+	c.AddHook(newTracing())
+	if err := redisotel.InstrumentMetrics(c); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("instrument redis: %w", err)
 	}
