@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -194,6 +195,10 @@ func BenchmarkLatency(b *testing.B) {
 		intakeP99 += report.Intake.P99 / float64(b.N)
 		kept += report.AcceptedPerSecond / float64(b.N)
 	}
+	for stage, d := range s.stageLatencies() {
+		b.ReportMetric(d[0], stage+"-p50-ms")
+		b.ReportMetric(d[1], stage+"-p99-ms")
+	}
 	b.ReportMetric(e2eP50, "e2e-p50-ms")
 	b.ReportMetric(e2eP99, "e2e-p99-ms")
 	b.ReportMetric(intakeP99, "intake-p99-ms")
@@ -201,4 +206,38 @@ func BenchmarkLatency(b *testing.B) {
 	for _, name := range services {
 		b.ReportMetric(float64(s.proc[name].PeakRSS())/(1<<20), name+"-MiB")
 	}
+}
+
+// stageLatencies says where the time goes between intake and alerting: how
+// long scoring and segmentation each took to pass a feedback event on,
+// from the times the NATS server stored it on FEEDBACK, SCORED and
+// CUSTOMERS (all three messages carry the id "<tenant>/<event id>"), as p50
+// and p99 in milliseconds.
+func (s *system) stageLatencies() map[string][2]float64 {
+	stored := func(stream string) map[string]time.Time {
+		at := map[string]time.Time{}
+		for _, m := range testkit.StreamMessages(s.t, s.js, stream) {
+			at[m.Header.Get(jetstream.MsgIDHeader)] = m.Time
+		}
+		return at
+	}
+	feedback, scored, evaluated := stored("FEEDBACK"), stored("SCORED"), stored("CUSTOMERS")
+	var scoring, segmentation []time.Duration
+	for id, at := range scored {
+		if in, ok := feedback[id]; ok {
+			scoring = append(scoring, at.Sub(in))
+		}
+		if out, ok := evaluated[id]; ok {
+			segmentation = append(segmentation, out.Sub(at))
+		}
+	}
+	quantiles := func(ds []time.Duration) [2]float64 {
+		if len(ds) == 0 {
+			s.t.Fatal("no event passed the stage")
+		}
+		slices.Sort(ds)
+		rank := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
+		return [2]float64{rank(0.5), rank(0.99)}
+	}
+	return map[string][2]float64{"scoring": quantiles(scoring), "segmentation": quantiles(segmentation)}
 }
