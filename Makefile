@@ -108,6 +108,15 @@ build: ## build the service binaries and the client tools into .bin/
 		(cd services/$$s && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/$$s .); done
 	cd cmd && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./loadgen ./feedctl
 
+.PHONY: images
+images: COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+images: IMAGE_REPO ?= feedloop
+images: ## build the service images with docker (deploy/Dockerfile) as feedloop/<service>:VERSION; IMAGE_REPO=... replaces feedloop
+	@command -v docker >/dev/null || { echo "images: docker not found; install Docker with BuildKit (or use 'make build' for plain binaries)" >&2; exit 1; }
+	for s in $(SERVICES); do \
+		docker build -f deploy/Dockerfile --build-arg SERVICE=$$s --build-arg VERSION=$(VERSION) \
+			--build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/$$s:$(VERSION) . ; done
+
 .PHONY: run
 run: build ## start NATS, Redis and the services locally (scripts/dev.sh)
 	scripts/dev.sh

@@ -24,9 +24,20 @@ import (
 type Run func(ctx context.Context, env *config.Env, log *slog.Logger) error
 
 // Main runs the service named name and exits the process. Telemetry is
-// flushed after run returns.
+// flushed after run returns. Run as `<service> probe`, the binary instead
+// checks the health of the service already running with the same
+// environment and exits 0 when it is SERVING, 1 otherwise: the health check
+// of an image without a shell.
 func Main(name, version, defaultMetricsAddr string, run Run) {
-	if err := main(name, version, defaultMetricsAddr, run); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		err = probe(ctx, config.FromOS(), defaultGRPCAddrs[name])
+		cancel()
+	} else {
+		err = main(name, version, defaultMetricsAddr, run)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
