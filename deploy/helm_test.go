@@ -937,6 +937,8 @@ func TestHelmRejects(t *testing.T) {
 		{"PDB blocks every drain", []string{"services.intake.pdb.minAvailable=2"}, "minAvailable"},
 		{"PDB with both bounds", []string{"services.intake.pdb.minAvailable=1", "services.intake.pdb.maxUnavailable=1"}, "not both"},
 		{"scaling to zero", []string{"autoscaling.mode=keda", "services.scoring.autoscaling.minReplicas=0"}, "minReplicas"},
+		{"misspelt key", []string{"services.scoring.autoscaling.lagTreshold=5"}, "lagTreshold"},
+		{"unknown log level", []string{"logLevel=verbose"}, "logLevel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
