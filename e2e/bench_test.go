@@ -169,13 +169,17 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	s := start(b)
 	var e2eP50, e2eP99, intakeP99, kept float64
+	cpu := s.cpuTimes()
+	var loadgenCPU time.Duration
 	for range b.N {
-		out, err := exec.Command(loadgen, "--intake", s.addr["intake"], "--alerting", s.addr["alerting"], "--api-key", apiKey,
+		cmd := exec.Command(loadgen, "--intake", s.addr["intake"], "--alerting", s.addr["alerting"], "--api-key", apiKey,
 			"--e2e", "--rate", fmt.Sprint(rate), "--duration", "20s", "--invalid", "0", "--duplicates", "0",
-			"--every", "0", "-o", "json").Output()
+			"--every", "0", "-o", "json")
+		out, err := cmd.Output()
 		if err != nil {
 			b.Fatalf("loadgen: %v\n%s", err, out)
 		}
+		loadgenCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		var report struct {
 			AcceptedPerSecond float64               `json:"accepted_per_second"`
 			Intake            struct{ P99 float64 } `json:"intake_latency_ms"`
@@ -195,6 +199,12 @@ func BenchmarkLatency(b *testing.B) {
 		intakeP99 += report.Intake.P99 / float64(b.N)
 		kept += report.AcceptedPerSecond / float64(b.N)
 	}
+	// The share of the machine's two cores each process used.
+	elapsed := float64(b.N) * 20
+	for name, used := range s.cpuTimes() {
+		b.ReportMetric(100*(used-cpu[name]).Seconds()/elapsed, name+"-cpu-%")
+	}
+	b.ReportMetric(100*loadgenCPU.Seconds()/elapsed, "loadgen-cpu-%")
 	for stage, d := range s.stageLatencies() {
 		b.ReportMetric(d[0], stage+"-p50-ms")
 		b.ReportMetric(d[1], stage+"-p99-ms")
