@@ -6,16 +6,17 @@ import (
 	"testing"
 )
 
-// MarkdownBlocks returns the fenced code blocks of language lang in the
-// Markdown file at path whose first line starts with prefix: the examples a
-// document shows, for a test to check they still work.
-func MarkdownBlocks(tb testing.TB, path, lang, prefix string) []string {
+// CheckMarkdownExamples runs check on every fenced code block of language
+// lang in the Markdown file at path whose first line starts with prefix —
+// the examples a document shows — so that they keep working. It fails the
+// test when there is none, or when check rejects one.
+func CheckMarkdownExamples(tb testing.TB, path, lang, prefix string, check func(block string) error) {
 	tb.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var blocks []string
+	found := 0
 	var block []string
 	in := false
 	for line := range strings.Lines(string(b)) {
@@ -25,11 +26,16 @@ func MarkdownBlocks(tb testing.TB, path, lang, prefix string) []string {
 		case in && trimmed == "```":
 			in = false
 			if len(block) > 0 && strings.HasPrefix(block[0], prefix) {
-				blocks = append(blocks, strings.Join(block, ""))
+				found++
+				if err := check(strings.Join(block, "")); err != nil {
+					tb.Errorf("%s: example %d starting %q: %v", path, found, prefix, err)
+				}
 			}
 		case in:
 			block = append(block, line)
 		}
 	}
-	return blocks
+	if found == 0 {
+		tb.Errorf("%s shows no %s example starting %q", path, lang, prefix)
+	}
 }

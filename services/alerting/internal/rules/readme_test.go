@@ -7,15 +7,10 @@ import (
 	"github.com/feedloop/feedloop/pkg/testkit"
 )
 
-// The README's recovery-rule example loads.
-func TestREADMEExample(t *testing.T) {
-	blocks := testkit.MarkdownBlocks(t, "../../../../README.md", "yaml", "rules:")
-	if len(blocks) == 0 {
-		t.Fatal("the README shows no recovery-rule file")
-	}
-	for _, b := range blocks {
-		if _, err := Load(strings.NewReader(b), "README.md"); err != nil {
-			t.Errorf("README example: %v\n%s", err, b)
-		}
-	}
+// The README's recovery-rule examples load.
+func TestREADMEExamples(t *testing.T) {
+	testkit.CheckMarkdownExamples(t, "../../../../README.md", "yaml", "rules:", func(b string) error {
+		_, err := Load(strings.NewReader(b), "README.md")
+		return err
+	})
 }
