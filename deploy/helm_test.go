@@ -615,8 +615,13 @@ func checkDeployment(t *testing.T, m *manifests, f codeFacts, d *appsv1.Deployme
 	if e, ok := env["SSL_CERT_DIR"]; ok {
 		checkMountedDir(t, d, c, volumes, "SSL_CERT_DIR", e.Value)
 	}
-	if e, ok := env["GOMEMLIMIT"]; ok && (e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory") {
-		t.Errorf("Deployment %s: GOMEMLIMIT %+v, want the memory limit", d.Name, e)
+	if e, ok := env["GOMEMLIMIT"]; ok {
+		// Nine tenths of the limit: the heap's share, the rest for stacks
+		// and the runtime.
+		limit := c.Resources.Limits.Memory().Value()
+		if want := fmt.Sprintf("%dMiB", limit*9/10>>20); e.Value != want {
+			t.Errorf("Deployment %s: GOMEMLIMIT %q with a memory limit of %d bytes, want %s", d.Name, e.Value, limit, want)
+		}
 	}
 
 	pre := c.Lifecycle

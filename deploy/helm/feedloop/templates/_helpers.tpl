@@ -174,3 +174,17 @@ alerting:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+GOMEMLIMIT for a memory limit in Mi or Gi: nine tenths of it, in MiB.
+*/}}
+{{- define "feedloop.goMemLimit" -}}
+{{- $q := toString . -}}
+{{- if regexMatch "^[0-9]+Mi$" $q -}}
+{{- div (mul (trimSuffix "Mi" $q | atoi) 9) 10 }}MiB
+{{- else if regexMatch "^[0-9]+Gi$" $q -}}
+{{- div (mul (trimSuffix "Gi" $q | atoi) 9216) 10 }}MiB
+{{- else -}}
+{{- fail (printf "resources.limits.memory %q: give it in Mi or Gi (GOMEMLIMIT is set from it)" $q) -}}
+{{- end -}}
+{{- end }}
