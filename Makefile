@@ -25,9 +25,15 @@ export PATH := $(BIN):$(PATH)
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(BIN)/.tools: scripts/tools/go.mod scripts/tools/go.sum
+# helm's default Kubernetes version (for `helm template` and lint) is stamped
+# in at build time, as helm's own release build does: that of the
+# k8s.io/client-go it is built with (v0.37 → 1.37). Without it helm assumes
+# 1.20, below the chart's kubeVersion.
+HELM_KUBE := -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37
+
+$(BIN)/.tools: scripts/tools/go.mod scripts/tools/go.sum Makefile
 	@mkdir -p $(BIN)
-	cd scripts/tools && GOWORK=off go build -o $(BIN)/ $(TOOLS)
+	cd scripts/tools && GOWORK=off go build -ldflags "$(HELM_KUBE)" -o $(BIN)/ $(TOOLS)
 	@touch $@
 
 .PHONY: tools
