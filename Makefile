@@ -69,7 +69,7 @@ test: ## all tests with -race (needs redis-server and the tools: scripts/deps.sh
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: e2e
-e2e: ## the whole system as processes: flow, duplicates, invalid input, crashes and restarts (also part of make test)
+e2e: ## the whole system as processes: flow, duplicates, invalid input, crashes, restarts and graceful stops (also part of make test)
 	go test -race -count=1 -timeout 15m -v github.com/feedloop/feedloop/e2e
 
 .PHONY: fuzz
@@ -79,7 +79,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30000x, about 10 s each; e.
 	go test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) github.com/feedloop/feedloop/services/segmentation/internal/segment
 
 .PHONY: bench
-bench: tools ## intake, scoring, segmentation and alerting benchmarks, summarised by benchstat (the 1M-customer sweep: make bench-sweep)
+bench: tools ## every service's benchmarks and the whole system's (bench-system), summarised by benchstat (the 1M-customer sweep: make bench-sweep)
 	go test -run '^$$' -bench . -benchtime 20000x -count 6 github.com/feedloop/feedloop/services/intake/internal/app | tee .bin/bench-intake.txt
 	go test -run '^$$' -bench . -count 6 github.com/feedloop/feedloop/services/intake/internal/api github.com/feedloop/feedloop/pkg/bus | tee .bin/bench-cpu.txt
 	go test -run '^$$' -bench 'Pipeline|Relay' -benchtime 20000x -count 5 github.com/feedloop/feedloop/services/scoring/internal/app | tee .bin/bench-scoring.txt
@@ -102,6 +102,14 @@ bench: tools ## intake, scoring, segmentation and alerting benchmarks, summarise
 	benchstat .bin/bench-rules.txt
 	benchstat -col .name .bin/bench-alerting.txt
 	benchstat .bin/bench-watch.txt
+	$(MAKE) --no-print-directory bench-system
+
+.PHONY: bench-system
+bench-system: tools ## the whole system as processes: sustained rate beside a bare relay, CPU and memory per process, latency at 2,000/s (docs/performance.md)
+	go test -run '^$$' -bench 'System|Relay' -benchtime 20000x -count 6 -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-system.txt
+	go test -run '^$$' -bench Latency -benchtime 3x -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-latency.txt
+	benchstat -col .name .bin/bench-system.txt
+	benchstat .bin/bench-latency.txt
 
 .PHONY: bench-sweep
 bench-sweep: ## the segmentation sweep over 100,000 and 1,000,000 customers (several minutes, ~1 GB of Redis)
