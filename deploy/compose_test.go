@@ -28,10 +28,11 @@ const observabilityProfile = "observability"
 // loadCompose loads docker-compose.yml as docker compose does, with the
 // observability profile on, and without the caller's environment, so a
 // variable set in the shell cannot hide a default of the file.
-func loadCompose(t *testing.T) *types.Project {
+func loadCompose(t *testing.T, env ...string) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(repoRoot, "docker-compose.yml")},
-		cli.WithWorkingDirectory(repoRoot), cli.WithName("feedloop"), cli.WithProfiles([]string{observabilityProfile}))
+		cli.WithWorkingDirectory(repoRoot), cli.WithName("feedloop"), cli.WithProfiles([]string{observabilityProfile}),
+		cli.WithEnv(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +305,19 @@ type collectorConfig struct {
 	} `yaml:"service"`
 }
 
+// observabilityEnv is what the README has `docker compose --profile
+// observability up` run with: the services export traces to the collector.
+var observabilityEnv = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4317"}
+
 func TestComposeObservability(t *testing.T) {
-	p := loadCompose(t)
+	// Without the profile's variable tracing is off: no exporter retries a
+	// collector that is not there.
+	for name, s := range loadCompose(t).Services {
+		if v := serviceEnv(s, "OTEL_EXPORTER_OTLP_ENDPOINT"); v != "" {
+			t.Errorf("%s exports traces to %q by default; only the observability profile's run should", name, v)
+		}
+	}
+	p := loadCompose(t, observabilityEnv...)
 	var collector, jaeger *types.ServiceConfig
 	for _, s := range p.Services {
 		if !slices.Contains(s.Profiles, observabilityProfile) {
