@@ -108,17 +108,24 @@ func Start(tb testing.TB, bin string, env ...string) *Process {
 	return p
 }
 
-// Stop sends SIGTERM and waits up to grace for the process to exit. It
-// returns the exit code, or -1 when the process did not exit in time.
-func (p *Process) Stop(grace time.Duration) int {
+// Terminate sends SIGTERM, as an orchestrator stopping the process does, and
+// waits up to timeout for it to exit. It returns the exit code and how long
+// the exit took from the signal. A process still running after timeout is
+// killed (SIGKILL) and the code is -1.
+func (p *Process) Terminate(timeout time.Duration) (code int, took time.Duration) {
+	signalled := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(grace):
-		return -1
+		return p.cmd.ProcessState.ExitCode(), time.Since(signalled)
+	case <-time.After(timeout):
+		p.Kill()
+		return -1, time.Since(signalled)
 	}
 }
+
+// Output is what the process has written to stdout and stderr so far.
+func (p *Process) Output() string { return p.out.String() }
 
 // PeakRSS is the most resident memory the process has used so far, from
 // /proc (Linux; 0 elsewhere or once it has exited).
@@ -222,7 +229,7 @@ func CheckLifecycle(tb testing.TB, bin, service string, grace time.Duration, env
 		tb.Errorf("GET /metrics = %d, %.200s", resp2.StatusCode, body)
 	}
 
-	if code := p.Stop(grace); code != 0 {
+	if code, _ := p.Terminate(grace); code != 0 {
 		tb.Fatalf("exit code after SIGTERM = %d, want 0 within %s", code, grace)
 	}
 }
