@@ -79,22 +79,14 @@ func (a *app) alertsListCmd() *cobra.Command {
 				return err
 			}
 			all := &alertingv1.ListAlertsResponse{}
-			for {
-				ctx, cancel := a.callCtx(cmd.Context())
-				resp, err := svc.ListAlerts(ctx, req)
-				cancel()
-				if err != nil {
-					return err
-				}
-				all.Cases = append(all.Cases, resp.GetCases()...)
-				all.NextPageToken = resp.GetNextPageToken()
-				if all.NextPageToken == "" || (f.limit > 0 && len(all.Cases) >= f.limit) {
-					break
-				}
-				req.PageToken, req.PageSize = all.NextPageToken, pageSize(f.limit, len(all.Cases))
-			}
-			if f.limit > 0 && len(all.Cases) > f.limit {
-				all.Cases = all.Cases[:f.limit]
+			all.Cases, all.NextPageToken, err = listAll(cmd.Context(), a, f.limit,
+				func(ctx context.Context, token string, size int32) ([]*alertingv1.RecoveryCase, string, error) {
+					req.PageToken, req.PageSize = token, size
+					resp, err := svc.ListAlerts(ctx, req)
+					return resp.GetCases(), resp.GetNextPageToken(), err
+				})
+			if err != nil {
+				return err
 			}
 			if a.json() {
 				return printJSON(cmd.OutOrStdout(), all)
@@ -160,13 +152,8 @@ func (a *app) alertsGetCmd() *cobra.Command {
 		Example: "  feedctl alerts get 01J2Z3...",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.alerting()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetAlert(ctx, &alertingv1.GetAlertRequest{CaseId: args[0]})
+			resp, err := call(cmd.Context(), a, a.alerting, alertingv1.AlertingServiceClient.GetAlert,
+				&alertingv1.GetAlertRequest{CaseId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -333,13 +320,8 @@ func (a *app) alertsAckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.alerting()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.AcknowledgeAlert(ctx, &alertingv1.AcknowledgeAlertRequest{CaseId: args[0], By: who})
+			resp, err := call(cmd.Context(), a, a.alerting, alertingv1.AlertingServiceClient.AcknowledgeAlert,
+				&alertingv1.AcknowledgeAlertRequest{CaseId: args[0], By: who})
 			if err != nil {
 				return err
 			}
@@ -419,13 +401,7 @@ func (a *app) alertsResolveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.alerting()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.ResolveAlert(ctx, req)
+			resp, err := call(cmd.Context(), a, a.alerting, alertingv1.AlertingServiceClient.ResolveAlert, req)
 			if err != nil {
 				return err
 			}
@@ -454,13 +430,8 @@ func (a *app) alertsReopenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.alerting()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.ReopenAlert(ctx, &alertingv1.ReopenAlertRequest{CaseId: args[0], By: who, Reason: reason})
+			resp, err := call(cmd.Context(), a, a.alerting, alertingv1.AlertingServiceClient.ReopenAlert,
+				&alertingv1.ReopenAlertRequest{CaseId: args[0], By: who, Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -659,14 +630,8 @@ func (a *app) recoveryCmd() *cobra.Command {
 				return usagef("--since: %v", err)
 			}
 			end := a.clock.now()
-			svc, err := a.alerting()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetRecoveryReport(ctx, &alertingv1.GetRecoveryReportRequest{
-				StartTime: timestamppb.New(end.Add(-d)), EndTime: timestamppb.New(end)})
+			resp, err := call(cmd.Context(), a, a.alerting, alertingv1.AlertingServiceClient.GetRecoveryReport,
+				&alertingv1.GetRecoveryReportRequest{StartTime: timestamppb.New(end.Add(-d)), EndTime: timestamppb.New(end)})
 			if err != nil {
 				return err
 			}

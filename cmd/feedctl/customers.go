@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -30,13 +31,8 @@ func (a *app) customerGetCmd() *cobra.Command {
 		Example: "  feedctl customer get c-1",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.segmentation()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetCustomer(ctx, &segmentationv1.GetCustomerRequest{CustomerId: args[0]})
+			resp, err := call(cmd.Context(), a, a.segmentation, segmentationv1.SegmentationServiceClient.GetCustomer,
+				&segmentationv1.GetCustomerRequest{CustomerId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -107,13 +103,8 @@ func (a *app) customerScoresCmd() *cobra.Command {
 		Example: "  feedctl customer scores c-1",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.scoring()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetCustomerScores(ctx, &scoringv1.GetCustomerScoresRequest{CustomerId: args[0]})
+			resp, err := call(cmd.Context(), a, a.scoring, scoringv1.ScoringServiceClient.GetCustomerScores,
+				&scoringv1.GetCustomerScoresRequest{CustomerId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -175,13 +166,8 @@ feedloop does not know succeeds and says so.`,
 			if !yes {
 				return usagef("erasing %s cannot be undone: add --yes to confirm", args[0])
 			}
-			svc, err := a.segmentation()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.EraseCustomer(ctx, &segmentationv1.EraseCustomerRequest{CustomerId: args[0]})
+			resp, err := call(cmd.Context(), a, a.segmentation, segmentationv1.SegmentationServiceClient.EraseCustomer,
+				&segmentationv1.EraseCustomerRequest{CustomerId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -245,6 +231,31 @@ func pageSize(limit, have int) int32 {
 	return int32(min(limit-have, 1000))
 }
 
+// listAll fetches page after page, each call bounded by --timeout, until it
+// has limit items (0: all) or the last page is in. It returns the items, at
+// most limit, and the next page's token: "" when nothing more matches.
+func listAll[T any](ctx context.Context, a *app, limit int,
+	page func(ctx context.Context, token string, size int32) ([]T, string, error)) ([]T, string, error) {
+	var all []T
+	token := ""
+	for {
+		callCtx, cancel := a.callCtx(ctx)
+		items, next, err := page(callCtx, token, pageSize(limit, len(all)))
+		cancel()
+		if err != nil {
+			return nil, "", err
+		}
+		all, token = append(all, items...), next
+		if token == "" || (limit > 0 && len(all) >= limit) {
+			break
+		}
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all, token, nil
+}
+
 func (a *app) customersListCmd() *cobra.Command {
 	var f listCustomersFlags
 	cmd := &cobra.Command{
@@ -263,22 +274,14 @@ func (a *app) customersListCmd() *cobra.Command {
 				return err
 			}
 			all := &segmentationv1.ListCustomersResponse{}
-			for {
-				ctx, cancel := a.callCtx(cmd.Context())
-				resp, err := svc.ListCustomers(ctx, req)
-				cancel()
-				if err != nil {
-					return err
-				}
-				all.Customers = append(all.Customers, resp.GetCustomers()...)
-				all.NextPageToken = resp.GetNextPageToken()
-				if all.NextPageToken == "" || (f.limit > 0 && len(all.Customers) >= f.limit) {
-					break
-				}
-				req.PageToken, req.PageSize = all.NextPageToken, pageSize(f.limit, len(all.Customers))
-			}
-			if f.limit > 0 && len(all.Customers) > f.limit {
-				all.Customers = all.Customers[:f.limit]
+			all.Customers, all.NextPageToken, err = listAll(cmd.Context(), a, f.limit,
+				func(ctx context.Context, token string, size int32) ([]*segmentationv1.CustomerProfile, string, error) {
+					req.PageToken, req.PageSize = token, size
+					resp, err := svc.ListCustomers(ctx, req)
+					return resp.GetCustomers(), resp.GetNextPageToken(), err
+				})
+			if err != nil {
+				return err
 			}
 			if a.json() {
 				return printJSON(cmd.OutOrStdout(), all)
@@ -325,13 +328,8 @@ func (a *app) tiersCmd() *cobra.Command {
 		Example: "  feedctl tiers report",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.segmentation()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetTierReport(ctx, &segmentationv1.GetTierReportRequest{})
+			resp, err := call(cmd.Context(), a, a.segmentation, segmentationv1.SegmentationServiceClient.GetTierReport,
+				&segmentationv1.GetTierReportRequest{})
 			if err != nil {
 				return err
 			}
@@ -429,13 +427,7 @@ func (a *app) reportNPSCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.scoring()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.GetExperienceReport(ctx, req)
+			resp, err := call(cmd.Context(), a, a.scoring, scoringv1.ScoringServiceClient.GetExperienceReport, req)
 			if err != nil {
 				return err
 			}

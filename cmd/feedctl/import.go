@@ -246,7 +246,7 @@ func (im *importer) run(ctx context.Context, src recordReader, skip int) (*impor
 		}
 		err := im.sendBatch(ctx, pending, sum)
 		pending, sendable = pending[:0], 0
-		im.progress.update(sum, false)
+		im.progress.update(sum)
 		return err
 	}
 	for {
@@ -527,10 +527,10 @@ func newProgress(w io.Writer, name string, size int64, read *countingReader, eve
 	return &progress{w: w, tty: terminal(w), name: name, size: size, read: read, every: every, started: now, last: now}
 }
 
-func (p *progress) update(s *importSummary, final bool) {
+func (p *progress) update(s *importSummary) {
 	now := time.Now()
 	if p.tty != nil {
-		if !final && now.Sub(p.last) < 100*time.Millisecond {
+		if now.Sub(p.last) < 100*time.Millisecond {
 			return
 		}
 		p.last, p.drawn = now, true

@@ -93,39 +93,34 @@ var csvColumns = map[string]func(fb *intakev1.Feedback, v string, c clock) error
 	"nps":        func(fb *intakev1.Feedback, v string, _ clock) error { return setInt(&fb.Nps, v) },
 	"csat":       func(fb *intakev1.Feedback, v string, _ clock) error { return setInt(&fb.Csat, v) },
 	"ces":        func(fb *intakev1.Feedback, v string, _ clock) error { return setInt(&fb.Ces, v) },
-	"comment": func(fb *intakev1.Feedback, v string, _ clock) error {
-		if fb.Comment == nil {
-			fb.Comment = &intakev1.Comment{}
-		}
-		fb.Comment.Text = v
-		return nil
-	},
-	"language": func(fb *intakev1.Feedback, v string, _ clock) error {
-		if fb.Comment == nil {
-			fb.Comment = &intakev1.Comment{}
-		}
-		fb.Comment.Language = v
-		return nil
-	},
+	"comment":    func(fb *intakev1.Feedback, v string, _ clock) error { comment(fb).Text = v; return nil },
+	"language":   func(fb *intakev1.Feedback, v string, _ clock) error { comment(fb).Language = v; return nil },
 	"complaint": func(fb *intakev1.Feedback, v string, _ clock) error {
 		n, err := complaints.parse(v)
-		if fb.Complaint == nil {
-			fb.Complaint = &intakev1.Complaint{}
-		}
-		fb.Complaint.Category = intakev1.ComplaintCategory(n)
+		complaint(fb).Category = intakev1.ComplaintCategory(n)
 		return err
 	},
-	"complaint_text": func(fb *intakev1.Feedback, v string, _ clock) error {
-		if fb.Complaint == nil {
-			fb.Complaint = &intakev1.Complaint{}
-		}
-		fb.Complaint.Description = v
-		return nil
-	},
+	"complaint_text": func(fb *intakev1.Feedback, v string, _ clock) error { complaint(fb).Description = v; return nil },
 	"order_id": func(fb *intakev1.Feedback, v string, _ clock) error {
 		fb.Order = &intakev1.Order{OrderId: v}
 		return nil
 	},
+}
+
+// comment and complaint return fb's, made on first use: two columns fill
+// each.
+func comment(fb *intakev1.Feedback) *intakev1.Comment {
+	if fb.Comment == nil {
+		fb.Comment = &intakev1.Comment{}
+	}
+	return fb.Comment
+}
+
+func complaint(fb *intakev1.Feedback) *intakev1.Complaint {
+	if fb.Complaint == nil {
+		fb.Complaint = &intakev1.Complaint{}
+	}
+	return fb.Complaint
 }
 
 func csvColumnNames() []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,11 +149,15 @@ func TestRenderAlert(t *testing.T) {
 	for _, want := range []string{
 		"State:", "resolved", "Rule:", "vip-detractor-or-complaint (also complaint)", "champion (high value)",
 		"app / delivery", "team=vip-care", "Acknowledge by:", "(met)", "Root cause:", "courier lost the parcel",
-		"apology; compensation 10.00 USD", "History:", "opened", "follow up due", "Notifications:", "slack", "delivered",
+		"apology; compensation 10.00 USD", "History:", "follow up due", "Notifications:", "slack", "delivered",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("GetAlert output lacks %q:\n%s", want, b.String())
 		}
+	}
+	// "opened" alone would match "12.5 when opened" above the history.
+	if !regexp.MustCompile(`(?m)^  2025-06-10 11:50:00\s+opened\s+vip-detractor-or-complaint\s+e-1$`).MatchString(b.String()) {
+		t.Errorf("history lacks the opening row:\n%s", b.String())
 	}
 }
 

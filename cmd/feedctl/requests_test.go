@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +219,81 @@ func TestPageSize(t *testing.T) {
 	}
 }
 
+// TestListAll pages through a fake list of 25 items that serves at most
+// pageMax a page, whatever the size asked.
+func TestListAll(t *testing.T) {
+	type call struct {
+		token string
+		size  int32
+	}
+	list := func(pageMax int, calls *[]call) func(context.Context, string, int32) ([]int, string, error) {
+		return func(ctx context.Context, token string, size int32) ([]int, string, error) {
+			if _, ok := ctx.Deadline(); !ok {
+				t.Error("a page call without the --timeout deadline")
+			}
+			*calls = append(*calls, call{token, size})
+			from, _ := strconv.Atoi(token)
+			to := min(from+int(size), from+pageMax, 25)
+			var items []int
+			for i := from; i < to; i++ {
+				items = append(items, i)
+			}
+			next := ""
+			if to < 25 {
+				next = strconv.Itoa(to)
+			}
+			return items, next, nil
+		}
+	}
+	a := &app{timeout: time.Minute}
+	tests := []struct {
+		name      string
+		limit     int
+		pageMax   int
+		wantItems int
+		wantNext  string
+		wantCalls []call
+	}{
+		{"all, in pages of 10", 0, 10, 25, "", []call{{"", 1000}, {"10", 1000}, {"20", 1000}}},
+		{"a limit over pages asks for what is still wanted", 12, 10, 12, "12", []call{{"", 12}, {"10", 2}}},
+		{"a limit on a page boundary", 10, 10, 10, "10", []call{{"", 10}}},
+		{"a limit above what matches", 50, 10, 25, "", []call{{"", 50}, {"10", 40}, {"20", 30}}},
+	}
+	for _, tt := range tests {
+		var calls []call
+		items, next, err := listAll(context.Background(), a, tt.limit, list(tt.pageMax, &calls))
+		if err != nil || len(items) != tt.wantItems || next != tt.wantNext || !slices.Equal(calls, tt.wantCalls) {
+			t.Errorf("%s: %d items, next %q, %v, calls %v; want %d, %q, calls %v",
+				tt.name, len(items), next, err, calls, tt.wantItems, tt.wantNext, tt.wantCalls)
+		}
+		for i, it := range items {
+			if it != i {
+				t.Errorf("%s: item %d is %d: want every item once, in order", tt.name, i, it)
+				break
+			}
+		}
+	}
+	// A server that sends more than asked is cut to the limit.
+	items, next, err := listAll(context.Background(), a, 3, func(context.Context, string, int32) ([]int, string, error) {
+		return []int{0, 1, 2, 3, 4}, "5", nil
+	})
+	if err != nil || !slices.Equal(items, []int{0, 1, 2}) || next != "5" {
+		t.Errorf("an oversized page: %v, %q, %v; want the first 3 and the next token", items, next, err)
+	}
+	// An error on a later page is the result, without the items so far.
+	boom := errors.New("boom")
+	n := 0
+	items, _, err = listAll(context.Background(), a, 0, func(context.Context, string, int32) ([]int, string, error) {
+		if n++; n == 2 {
+			return nil, "", boom
+		}
+		return []int{1}, "more", nil
+	})
+	if !errors.Is(err, boom) || items != nil {
+		t.Errorf("a failed second page: %v, %v; want the error alone", items, err)
+	}
+}
+
 func TestExperienceRequest(t *testing.T) {
 	got, err := experienceFlags{window: "7d", touchpoint: "delivery", channel: "app", by: "day", split: []string{"channel", "touchpoint"}}.request(testClock)
 	want := &scoringv1.GetExperienceReportRequest{
@@ -266,14 +345,13 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{"alerting", "alerts:443", "k-flag", true},
 	}
 	for _, tt := range tests {
-		for _, s := range services {
-			if s.name != tt.service {
-				continue
-			}
-			cfg := a.config(s)
-			if cfg.Addr != tt.addr || cfg.APIKey != tt.key || cfg.TLS != tt.tlsEnabled {
-				t.Errorf("%s: %+v, want %s key %s tls %v", s.name, cfg, tt.addr, tt.key, tt.tlsEnabled)
-			}
+		i := slices.IndexFunc(services, func(s service) bool { return s.name == tt.service })
+		if i < 0 {
+			t.Fatalf("no service %q", tt.service)
+		}
+		cfg := a.config(services[i])
+		if cfg.Addr != tt.addr || cfg.APIKey != tt.key || cfg.TLS != tt.tlsEnabled {
+			t.Errorf("%s: %+v, want %s key %s tls %v", tt.service, cfg, tt.addr, tt.key, tt.tlsEnabled)
 		}
 	}
 	// Nothing set: the local stack with the dev key.

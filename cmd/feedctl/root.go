@@ -308,41 +308,50 @@ func (a *app) close() {
 	a.conns = nil
 }
 
-func (a *app) intake() (intakev1.IntakeServiceClient, error) {
-	cc, err := a.conn("intake")
+// serviceClient returns a client of the named service on its connection.
+func serviceClient[C any](a *app, name string, newClient func(grpc.ClientConnInterface) C) (C, error) {
+	cc, err := a.conn(name)
 	if err != nil {
-		return nil, err
+		var none C
+		return none, err
 	}
-	return intakev1.NewIntakeServiceClient(cc), nil
+	return newClient(cc), nil
+}
+
+func (a *app) intake() (intakev1.IntakeServiceClient, error) {
+	return serviceClient(a, "intake", intakev1.NewIntakeServiceClient)
 }
 
 func (a *app) scoring() (scoringv1.ScoringServiceClient, error) {
-	cc, err := a.conn("scoring")
-	if err != nil {
-		return nil, err
-	}
-	return scoringv1.NewScoringServiceClient(cc), nil
+	return serviceClient(a, "scoring", scoringv1.NewScoringServiceClient)
 }
 
 func (a *app) segmentation() (segmentationv1.SegmentationServiceClient, error) {
-	cc, err := a.conn("segmentation")
-	if err != nil {
-		return nil, err
-	}
-	return segmentationv1.NewSegmentationServiceClient(cc), nil
+	return serviceClient(a, "segmentation", segmentationv1.NewSegmentationServiceClient)
 }
 
 func (a *app) alerting() (alertingv1.AlertingServiceClient, error) {
-	cc, err := a.conn("alerting")
-	if err != nil {
-		return nil, err
-	}
-	return alertingv1.NewAlertingServiceClient(cc), nil
+	return serviceClient(a, "alerting", alertingv1.NewAlertingServiceClient)
 }
 
 // callCtx bounds one call by --timeout.
 func (a *app) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, a.timeout)
+}
+
+// call makes one call of a service, bounded by --timeout: connect is the
+// service's client (a.alerting), rpc the method
+// (alertingv1.AlertingServiceClient.GetAlert).
+func call[C, Req, Resp any](ctx context.Context, a *app, connect func() (C, error),
+	rpc func(C, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	svc, err := connect()
+	if err != nil {
+		var none Resp
+		return none, err
+	}
+	ctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	return rpc(svc, ctx, req)
 }
 
 // terminal returns w as a terminal file, or nil when it is not one.

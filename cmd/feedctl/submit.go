@@ -117,13 +117,8 @@ func (a *app) submitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.intake()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.SubmitFeedback(ctx, &intakev1.SubmitFeedbackRequest{Feedback: fb})
+			resp, err := call(cmd.Context(), a, a.intake, intakev1.IntakeServiceClient.SubmitFeedback,
+				&intakev1.SubmitFeedbackRequest{Feedback: fb})
 			if err != nil {
 				return err
 			}
@@ -218,13 +213,8 @@ func (a *app) activityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.intake()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.callCtx(cmd.Context())
-			defer cancel()
-			resp, err := svc.RecordActivity(ctx, &intakev1.RecordActivityRequest{Activity: act})
+			resp, err := call(cmd.Context(), a, a.intake, intakev1.IntakeServiceClient.RecordActivity,
+				&intakev1.RecordActivityRequest{Activity: act})
 			if err != nil {
 				return err
 			}
