@@ -118,8 +118,7 @@ bench-sweep: ## the segmentation sweep over 100,000 and 1,000,000 customers (sev
 .PHONY: build
 build: ## build the service binaries and the client tools into .bin/
 	@mkdir -p $(BIN)
-	for s in $(SERVICES); do \
-		(cd services/$$s && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/$$s .); done
+	for s in $(SERVICES); do VERSION=$(VERSION) deploy/build.sh $$s $(BIN)/$$s; done  # as the images build them
 	cd cmd && go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./loadgen ./feedctl
 
 .PHONY: images
