@@ -194,19 +194,15 @@ func addObject[T namedObject](t *testing.T, into map[string]T, doc string, obj T
 
 // codeFacts is what the chart must agree with in the services' code.
 type codeFacts struct {
-	services  []string        // services/<name> with a main.go
 	consumers map[string]bool // "STREAM/durable" of every durable consumer
-	envNames  map[string]bool // every FEEDLOOP_* variable the code or its default files name
+	envNames  map[string]bool // every FEEDLOOP_* and OTEL_* variable the services read (knownEnv)
 }
 
 var chartCodeFacts = sync.OnceValues(func() (codeFacts, error) {
-	f := codeFacts{consumers: map[string]bool{}, envNames: map[string]bool{}}
-	mains, err := filepath.Glob("../services/*/main.go")
-	if err != nil || len(mains) == 0 {
-		return f, fmt.Errorf("no services found in ../services (%v)", err)
-	}
-	for _, p := range mains {
-		f.services = append(f.services, filepath.Base(filepath.Dir(p)))
+	f := codeFacts{consumers: map[string]bool{}}
+	var err error
+	if f.envNames, err = scanKnownEnv(); err != nil {
+		return f, err
 	}
 	// Stream variables (bus.FeedbackStream) to stream names (FEEDBACK).
 	bus, err := os.ReadFile("../pkg/bus/bus.go")
@@ -218,21 +214,14 @@ var chartCodeFacts = sync.OnceValues(func() (codeFacts, error) {
 		streams[s[1]] = s[2]
 	}
 	spec := regexp.MustCompile(`ConsumerSpec\{\s*Stream:\s*bus\.(\w+),\s*Durable:\s*"([^"]+)"`)
-	env := regexp.MustCompile(`FEEDLOOP_[A-Z0-9_]+`)
 	for _, root := range []string{"../pkg", "../services"} {
 		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+			if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") || filepath.Ext(p) != ".go" {
 				return err
-			}
-			if ext := filepath.Ext(p); ext != ".go" && ext != ".yaml" {
-				return nil
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
-			}
-			for _, n := range env.FindAllString(string(b), -1) {
-				f.envNames[n] = true
 			}
 			for _, s := range spec.FindAllStringSubmatch(string(b), -1) {
 				if name, ok := streams[s[1]]; ok {
@@ -583,14 +572,13 @@ func checkDeployment(t *testing.T, m *manifests, f codeFacts, d *appsv1.Deployme
 			t.Errorf("Deployment %s: %s=%q is not the %s container port", d.Name, name, env[name].Value, port)
 		}
 	}
-	for name, e := range env {
+	for name := range env {
 		if strings.HasPrefix(name, "FEEDLOOP_") && !f.envNames[name] {
-			t.Errorf("Deployment %s sets %s, which no code or default file reads", d.Name, name)
+			t.Errorf("Deployment %s sets %s, which no service reads", d.Name, name)
 		}
 		if !strings.HasPrefix(name, "FEEDLOOP_") && !foreignEnv[name] {
 			t.Errorf("Deployment %s sets unexpected variable %s", d.Name, name)
 		}
-		_ = e
 	}
 	for _, name := range secretEnv {
 		e, ok := env[name]
@@ -738,7 +726,7 @@ func wantCount(t *testing.T, what string, got, want int) {
 }
 
 func TestHelmTemplate(t *testing.T) {
-	services := codeFactsFor(t).services
+	services := repoServices(t)
 	rules := "../services/alerting/internal/rules/default.yaml"
 	routes := "../services/alerting/internal/routing/default.yaml"
 	tiers := "../services/segmentation/internal/tiers/default.yaml"

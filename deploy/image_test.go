@@ -18,29 +18,6 @@ import (
 	"golang.org/x/mod/modfile"
 )
 
-// The tests run in deploy/; the repository root is its parent.
-const repoRoot = ".."
-
-// repoServices lists the service directories (services/*/go.mod), so a new
-// service is checked without touching these tests.
-func repoServices(t *testing.T) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(repoRoot, "services"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(repoRoot, "services", e.Name(), "go.mod")); e.IsDir() && err == nil {
-			names = append(names, e.Name())
-		}
-	}
-	if len(names) == 0 {
-		t.Fatal("no services found under services/")
-	}
-	return names
-}
-
 // TestBuildScript builds every service with deploy/build.sh, the command the
 // Dockerfile runs, and checks the binary suits a distroless static image.
 func TestBuildScript(t *testing.T) {
