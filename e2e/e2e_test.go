@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	alertingv1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/alerting/v1"
 	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
@@ -149,7 +147,7 @@ func TestInvalidEventsAreRejectedAndNeverEnter(t *testing.T) {
 	s := start(t)
 	bad := feedback("bad-1", "bad-event", 11, false).feedback
 	_, err := s.intake.SubmitFeedback(ctx(), &intakev1.SubmitFeedbackRequest{Feedback: bad})
-	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !violates(st, "feedback.nps") {
+	if _, ok := testkit.FieldViolations(t, err)["feedback.nps"]; !ok {
 		t.Errorf("NPS 11: %v, want InvalidArgument naming feedback.nps", err)
 	}
 	noCustomer := feedback("", "no-customer", 5, false).feedback
@@ -174,20 +172,6 @@ func TestInvalidEventsAreRejectedAndNeverEnter(t *testing.T) {
 	if dl := testkit.StreamMessages(t, s.js, "DEADLETTER"); len(dl) != 0 {
 		t.Errorf("%d dead letters", len(dl))
 	}
-}
-
-// violates reports whether st carries a field violation on field.
-func violates(st *status.Status, field string) bool {
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				if v.GetField() == field {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // checkExact compares every customer's profile and scores with what they
@@ -233,17 +217,13 @@ func (s *system) checkExact(sent map[string]*counts) {
 func TestACrashOfAnyServiceLosesNothing(t *testing.T) {
 	s := start(t)
 	events, sent := run(20_000, 500)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.send(events, 8, 3*time.Minute)
-	}()
+	wait := s.sendInBackground(events, 8, 3*time.Minute)
 	for _, name := range services {
 		time.Sleep(700 * time.Millisecond)
 		t.Logf("killing %s with %d events stored by intake", name, s.stored())
 		s.crash(name)
 	}
-	<-done
+	wait()
 	s.settle(3 * time.Minute)
 	s.checkExact(sent)
 }
@@ -254,11 +234,7 @@ func TestACrashOfAnyServiceLosesNothing(t *testing.T) {
 func TestRestartsOfNATSAndRedisLoseNothing(t *testing.T) {
 	s := start(t)
 	events, sent := run(10_000, 300)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.send(events, 8, 3*time.Minute)
-	}()
+	wait := s.sendInBackground(events, 8, 3*time.Minute)
 	time.Sleep(time.Second)
 	t.Logf("stopping nats-server with %d events stored by intake", s.stored())
 	s.nats.Shutdown()
@@ -270,7 +246,7 @@ func TestRestartsOfNATSAndRedisLoseNothing(t *testing.T) {
 	s.redis.Shutdown()
 	time.Sleep(time.Second)
 	s.redis.Restart(t)
-	<-done
+	wait()
 	s.settle(3 * time.Minute)
 	s.checkExact(sent)
 }

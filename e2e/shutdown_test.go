@@ -3,20 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	intakev1 "github.com/feedloop/feedloop/proto/gen/go/feedloop/intake/v1"
 
 	"github.com/feedloop/feedloop/pkg/testkit"
 )
@@ -219,18 +214,13 @@ func (s *system) delivered(d testkit.Durable, consumes bool) uint64 {
 // returned, and a call that fails with Unavailable (intake stopping or
 // starting) is retried with the same events until intake stores them.
 type flow struct {
-	s        *system
 	events   []event
 	quit     chan struct{}
 	quitOnce sync.Once
 	done     chan struct{}
 	next     int // events dispatched, once done
 
-	inFlight atomic.Int64 // calls awaiting intake's answer
-	retried  atomic.Int64 // calls retried after Unavailable
-
-	mu     sync.Mutex
-	failed error
+	*storer // its inFlight and retried count the calls; its err, the failures
 }
 
 // flow starts sending events at perSecond until they are all sent or stop
@@ -238,8 +228,9 @@ type flow struct {
 func (s *system) flow(events []event, perSecond int, timeout time.Duration) *flow {
 	const tick = 25 * time.Millisecond
 	per := max(1, perSecond*int(tick)/int(time.Second))
-	f := &flow{s: s, events: events, quit: make(chan struct{}), done: make(chan struct{})}
-	deadline := time.Now().Add(timeout)
+	f := &flow{events: events, quit: make(chan struct{}), done: make(chan struct{}),
+		storer: &storer{s: s, deadline: time.Now().Add(timeout), callTimeout: 10 * time.Second,
+			retryable: func(c codes.Code) bool { return c == codes.Unavailable }}}
 	go func() {
 		defer close(f.done)
 		var wg sync.WaitGroup
@@ -254,7 +245,11 @@ func (s *system) flow(events []event, perSecond int, timeout time.Duration) *flo
 			}
 			chunk := events[f.next:min(f.next+per, len(events))]
 			f.next += len(chunk)
-			wg.Go(func() { f.deliver(chunk, deadline) })
+			wg.Go(func() {
+				feedback, purchases := byKind(chunk)
+				f.feedback(feedback)
+				f.purchases(purchases)
+			})
 		}
 		wg.Wait()
 	}()
@@ -270,84 +265,10 @@ func (f *flow) finish() []event {
 	f.s.t.Helper()
 	f.stop()
 	<-f.done
-	if f.failed != nil {
-		f.s.t.Errorf("sending events: %v", f.failed)
+	if err := f.err(); err != nil {
+		f.s.t.Errorf("sending events: %v", err)
 	}
 	return f.events[:f.next]
-}
-
-func (f *flow) fail(err error) {
-	f.mu.Lock()
-	f.failed = errors.Join(f.failed, err)
-	f.mu.Unlock()
-}
-
-// deliver stores chunk through intake's batch calls.
-func (f *flow) deliver(chunk []event, deadline time.Time) {
-	var fb []*intakev1.Feedback
-	var act []*intakev1.Activity
-	for _, e := range chunk {
-		if e.feedback != nil {
-			fb = append(fb, e.feedback)
-		} else {
-			act = append(act, e.purchase)
-		}
-	}
-	if len(fb) > 0 {
-		retrying(f, fb, deadline, func(ctx context.Context, items []*intakev1.Feedback) (results, error) {
-			return f.s.intake.SubmitFeedbackBatch(ctx, &intakev1.SubmitFeedbackBatchRequest{Items: items})
-		})
-	}
-	if len(act) > 0 {
-		retrying(f, act, deadline, func(ctx context.Context, items []*intakev1.Activity) (results, error) {
-			return f.s.intake.RecordActivityBatch(ctx, &intakev1.RecordActivityBatchRequest{Items: items})
-		})
-	}
-}
-
-type results interface {
-	GetResults() []*intakev1.SubmitFeedbackResult
-}
-
-// retrying calls call with items until each one is stored, retrying (after
-// 50 ms) the whole batch when the call fails with Unavailable and the items
-// whose result is Unavailable. Any other failure fails the flow.
-func retrying[T any](f *flow, items []T, deadline time.Time, call func(context.Context, []T) (results, error)) {
-	for len(items) > 0 {
-		callCtx, cancel := context.WithTimeout(ctx(), 10*time.Second)
-		f.inFlight.Add(1)
-		resp, err := call(callCtx, items)
-		f.inFlight.Add(-1)
-		cancel()
-		var retry []T
-		switch {
-		case status.Code(err) == codes.Unavailable:
-			retry = items
-		case err != nil:
-			f.fail(err)
-			return
-		default:
-			for _, r := range resp.GetResults() {
-				switch code := codes.Code(r.GetError().GetCode()); code {
-				case codes.OK:
-				case codes.Unavailable:
-					retry = append(retry, items[r.GetIndex()])
-				default:
-					f.fail(fmt.Errorf("item %d: %s: %s", r.GetIndex(), code, r.GetError().GetMessage()))
-				}
-			}
-		}
-		if len(retry) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			f.fail(fmt.Errorf("%d events not stored in time: %v", len(retry), err))
-			return
-		}
-		f.retried.Add(1)
-		items = retry
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // steady is n events for customers g0…g(customers-1) in turn, every fifth
@@ -363,24 +284,4 @@ func steady(n, customers int) []event {
 		}
 	}
 	return events
-}
-
-// tally is what each customer was sent by events.
-func tally(events []event) map[string]*counts {
-	sent := map[string]*counts{}
-	for _, e := range events {
-		customer := e.feedback.GetCustomerId()
-		if e.purchase != nil {
-			customer = e.purchase.GetCustomerId()
-		}
-		if sent[customer] == nil {
-			sent[customer] = &counts{}
-		}
-		if e.purchase != nil {
-			sent[customer].purchases++
-		} else {
-			sent[customer].feedback++
-		}
-	}
-	return sent
 }

@@ -165,7 +165,6 @@ Flags:
 }
 
 // dial connects to a feedloop service with the API key on every call.
-// (feedctl's shared dial helper can replace it once it lands.)
 func dial(addr, apiKey string, useTLS bool) (*grpc.ClientConn, error) {
 	return client.Dial(client.Config{Addr: addr, APIKey: apiKey, TLS: useTLS, UserAgent: "feedloop-loadgen"})
 }

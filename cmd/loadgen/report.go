@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/feedloop/feedloop/cmd/internal/traffic"
 )
@@ -80,7 +81,7 @@ func (r *recorder) call(latency time.Duration, events []traffic.Event, outcomes 
 			r.window.accepted++
 		}
 		if o == failed {
-			code := codeOf(errs[i])
+			code := status.Code(errs[i])
 			r.failures[code]++
 			if _, ok := r.firstError[code]; !ok {
 				r.firstError[code] = errs[i].Error()

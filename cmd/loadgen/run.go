@@ -319,5 +319,3 @@ func verdict(dup bool, err error) (outcome, error) {
 	}
 	return failed, err
 }
-
-func codeOf(err error) codes.Code { return status.Code(err) }
