@@ -89,6 +89,41 @@ func eventually(t *testing.T, what string, timeout time.Duration, ok func() bool
 	}
 }
 
+// watching is a feedctl alerts watch running in the background.
+type watching struct {
+	out, err syncBuffer
+	stop     context.CancelFunc
+	done     chan int
+}
+
+// startWatch starts feedctl with args (a watch) and waits until it is in place.
+func (s *stack) startWatch(t *testing.T, args ...string) *watching {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	w := &watching{stop: stop, done: make(chan int, 1)}
+	go func() { w.done <- s.run(ctx, &w.out, &w.err, args...) }()
+	t.Cleanup(stop)
+	eventually(t, "the watch in place", 30*time.Second, func() bool { return strings.Contains(w.err.String(), "watching case changes") })
+	return w
+}
+
+// stopAfter waits for want in the watch's output, then stops it as Ctrl-C
+// does, requires exit 0, and returns what it printed.
+func (w *watching) stopAfter(t *testing.T, want string) (stdout, stderr string) {
+	t.Helper()
+	eventually(t, "the watch prints "+want, 30*time.Second, func() bool { return strings.Contains(w.out.String(), want) })
+	w.stop()
+	select {
+	case code := <-w.done:
+		if code != exitOK {
+			t.Errorf("watch exit %d after Ctrl-C, want 0\nstdout:\n%s\nstderr:\n%s", code, w.out.String(), w.err.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch did not stop within 10s of Ctrl-C")
+	}
+	return w.out.String(), w.err.String()
+}
+
 func contains(t *testing.T, what, s string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
@@ -137,11 +172,7 @@ func TestFeedctl(t *testing.T) {
 	s := startServices(t)
 
 	// A live watch from the start, as an ops person would keep open.
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	var watchOut, watchErr syncBuffer
-	watchDone := make(chan int, 1)
-	go func() { watchDone <- s.run(watchCtx, &watchOut, &watchErr, "alerts", "watch") }()
-	eventually(t, "the watch in place", 30*time.Second, func() bool { return strings.Contains(watchErr.String(), "watching case changes") })
+	watch := s.startWatch(t, "alerts", "watch")
 
 	// A detractor's complaint, and a purchase.
 	r := s.must(t, exitOK, "submit", "--customer", "c-1", "--channel", "app", "--touchpoint", "delivery",
@@ -190,28 +221,17 @@ func TestFeedctl(t *testing.T) {
 	contains(t, "unknown case", r.err, "NotFound")
 
 	// The watch saw the three changes; Ctrl-C ends it with the cursor.
-	eventually(t, "the watch sees the resolution", 30*time.Second, func() bool { return strings.Contains(watchOut.String(), "resolved") })
-	stopWatch()
-	select {
-	case code := <-watchDone:
-		if code != exitOK {
-			t.Errorf("watch exit %d after Ctrl-C, want 0", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the watch did not stop within 10s of Ctrl-C")
-	}
-	watched := strings.Split(strings.TrimSpace(watchOut.String()), "\n")
+	watchOut, watchErr := watch.stopAfter(t, "resolved")
+	watched := strings.Split(strings.TrimSpace(watchOut), "\n")
 	if len(watched) < 3 || !strings.Contains(watched[0], "opened") || !strings.Contains(watched[0], caseID) {
-		t.Fatalf("watch printed:\n%s", watchOut.String())
+		t.Fatalf("watch printed:\n%s", watchOut)
 	}
-	contains(t, "watch stderr", watchErr.String(), "resume with feedctl alerts watch --resume ")
+	contains(t, "watch stderr", watchErr, "resume with feedctl alerts watch --resume ")
 	// Resuming after the opening sees what came after it.
 	opened := strings.Fields(watched[0])[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	r = s.feedctl(ctx, "alerts", "watch", "--resume", opened)
-	cancel()
-	if r.code != exitOK || strings.Contains(r.out, "opened") || !strings.Contains(r.out, "acknowledged") || !strings.Contains(r.out, "resolved") {
-		t.Errorf("watch --resume %s: exit %d\n%s", opened, r.code, r.out)
+	resumedOut, _ := s.startWatch(t, "alerts", "watch", "--resume", opened).stopAfter(t, "resolved")
+	if strings.Contains(resumedOut, "opened") || !strings.Contains(resumedOut, "acknowledged") {
+		t.Errorf("watch --resume %s printed:\n%s", opened, resumedOut)
 	}
 
 	// Import a file with one invalid line: 2 accepted, 1 rejected with the
