@@ -24,6 +24,10 @@ var writesScript = NewScript(writesSource)
 // before adding them, add repeatable operations first and the one that
 // makes the write visible (a version) last. On Redis Cluster every key of
 // a batch must be in one slot.
+//
+// The script makes as few writes as it can, since Redis appends each one
+// to its AOF: consecutive HSets of one key go as one HSET, increments are
+// summed over the batch, and a guard's expiry is renewed only when due.
 type Writes struct {
 	keys     map[string]int
 	keyList  []string
@@ -83,13 +87,10 @@ func (w *Writes) ZAdd(key string, score any, member string) { w.op("Z", key, sco
 func (w *Writes) ZRem(key, member string) { w.op("R", key, member, "") }
 
 // HIncrBy adds delta to a hash field, deleting the field when it reaches 0.
+// The increments of the sections written are summed per field and applied
+// after every section, one HINCRBY a field: no condition can depend on
+// them. Deltas and their sums must stay within ±2^53 (Lua's numbers).
 func (w *Writes) HIncrBy(key, field string, delta int64) { w.op("I", key, field, delta) }
-
-// ZTrim removes the sorted-set members scored at most max.
-func (w *Writes) ZTrim(key string, max any) { w.op("T", key, max, "") }
-
-// PExpire sets a key's time to live in milliseconds.
-func (w *Writes) PExpire(key string, ms int64) { w.op("P", key, ms, "") }
 
 // Del deletes a key.
 func (w *Writes) Del(key string) { w.op("D", key, "", "") }
@@ -158,8 +159,11 @@ func Optimistic[E any](pending map[string]map[string][]E, rounds int, apply func
 }
 
 // Guard records event ids as applied at at in the sorted set key (read
-// back with ZMSCORE and Scored), drops those applied more than ttl
-// before, and lets the set expire ttl after its last write.
+// back with ZMSCORE and Scored), so that each is remembered for at least
+// ttl. The set lives at least ttl after its last write: whenever it has
+// less left, its expiry is renewed to 2 * ttl and the ids applied more
+// than ttl before are dropped. Renewing once per ttl rather than at every
+// write keeps an expiry out of the AOF for almost every batch.
 func (w *Writes) Guard(key string, ids []string, at time.Time, ttl time.Duration) {
 	if len(ids) == 0 {
 		return
@@ -168,6 +172,5 @@ func (w *Writes) Guard(key string, ids []string, at time.Time, ttl time.Duration
 	for _, id := range ids {
 		w.ZAdd(key, now, id)
 	}
-	w.ZTrim(key, now-ttl.Milliseconds())
-	w.PExpire(key, ttl.Milliseconds())
+	w.op("E", key, now-ttl.Milliseconds(), ttl.Milliseconds())
 }

@@ -5,12 +5,19 @@
 --   condition count, then per condition: key index, hash field, wanted
 --   value ("" for absent);
 --   op count, then per op four arguments: code, key index, a, b:
---     H key field value   HSET            Z key score member  ZADD
---     R key member -      ZREM            I key field delta   HINCRBY, the field deleted at 0
---     T key max -         ZREMRANGEBYSCORE key -inf max
---     P key ms -          PEXPIRE         D key - -           DEL
+--     H key field value   HSET; consecutive ones on one key go as one HSET
+--     Z key score member  ZADD            R key member -      ZREM
+--     I key field delta   HINCRBY, summed over the sections written and
+--                         applied last, the field deleted at 0
+--     E key max ttl       when key lives less than ttl ms more: drop the
+--                         members scored at most max, expire in 2 * ttl
+--     D key - -           DEL
 -- Returns per section 1 (written) or 0 (a condition failed: nothing written).
+--
+-- Fewer calls are cheaper here, and fewer writes make a smaller AOF: every
+-- write a script makes is appended to it.
 local call, out, a = redis.call, {}, 2
+local sums, summed = {}, {} -- increments: key index .. ' ' .. field → {key, field, delta}; in first-seen order
 for s = 1, tonumber(ARGV[1]) do
   local ok = true
   local nconds = tonumber(ARGV[a])
@@ -19,23 +26,43 @@ for s = 1, tonumber(ARGV[1]) do
     if ok and (call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) or '') ~= ARGV[i + 2] then ok = false end
   end
   a = a + 3 * nconds
-  local n = tonumber(ARGV[a])
+  local last = a + 1 + 4 * tonumber(ARGV[a])
   a = a + 1
   out[s] = ok and 1 or 0
-  if ok then
-    for i = a, a + 4 * (n - 1), 4 do
-      local code, k, x, y = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
-      if code == 'H' then call('HSET', k, x, y)
-      elseif code == 'Z' then call('ZADD', k, x, y)
-      elseif code == 'R' then call('ZREM', k, x)
-      elseif code == 'I' then
-        if call('HINCRBY', k, x, y) == 0 then call('HDEL', k, x) end
-      elseif code == 'T' then call('ZREMRANGEBYSCORE', k, '-inf', x)
-      elseif code == 'P' then call('PEXPIRE', k, x)
-      elseif code == 'D' then call('DEL', k)
-      else return redis.error_reply('unknown op ' .. code) end
-    end
+  while ok and a < last do
+    local code, ki, x, y = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    local k = KEYS[tonumber(ki)]
+    a = a + 4
+    if code == 'H' then
+      local fields = {x, y}
+      while a < last and ARGV[a] == 'H' and ARGV[a + 1] == ki do
+        fields[#fields + 1], fields[#fields + 2] = ARGV[a + 2], ARGV[a + 3]
+        a = a + 4
+      end
+      call('HSET', k, unpack(fields))
+    elseif code == 'Z' then call('ZADD', k, x, y)
+    elseif code == 'R' then call('ZREM', k, x)
+    elseif code == 'I' then
+      local id = ki .. ' ' .. x
+      local sum = sums[id]
+      if not sum then
+        sum = {k, x, 0}
+        sums[id], summed[#summed + 1] = sum, sum
+      end
+      sum[3] = sum[3] + tonumber(y)
+    elseif code == 'E' then
+      local ttl = tonumber(y)
+      if call('PTTL', k) < ttl then
+        call('ZREMRANGEBYSCORE', k, '-inf', x)
+        call('PEXPIRE', k, 2 * ttl)
+      end
+    elseif code == 'D' then call('DEL', k)
+    else return redis.error_reply('unknown op ' .. code) end
   end
-  a = a + 4 * n
+  a = last
+end
+for _, sum in ipairs(summed) do
+  local k, field, delta = sum[1], sum[2], sum[3]
+  if delta ~= 0 and call('HINCRBY', k, field, string.format('%.0f', delta)) == 0 then call('HDEL', k, field) end
 end
 return out

@@ -216,8 +216,9 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 		}
 	}
 	b.Section(redisx.Cond{Key: ck, Field: "v", Want: w.Loaded.version}, redisx.Cond{Key: erasedKey(tenant), Field: tomb, Want: w.Loaded.tombstone})
-	// Index moves and guards first: applying them twice is harmless. The
-	// counters next, then the record and, last, the version.
+	// Index moves and guards first: applying them twice is harmless. Then
+	// the record and, last, the version; the script applies the counters
+	// after every section, summed over the batch.
 	indexOps(b, tenant, w.Customer, old, cur)
 	if w.New == nil {
 		b.Del(guardKey(tenant, w.Customer))
@@ -228,7 +229,7 @@ func (s *Store) section(b *redisx.Writes, tenant string, w Write) error {
 	b.Guard(guardKey(tenant, w.Customer), w.Events, w.Now, s.guardTTL)
 	blob, _ := w.New.MarshalBinary()
 	b.HSet(ck, "r", blob)
-	b.HSet(ck, "v", w.Loaded.Version+1)
+	b.HSet(ck, "v", w.Loaded.Version+1) // sent with r as one HSET
 	return nil
 }
 
