@@ -3,6 +3,7 @@ package redisx_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,43 @@ func TestGuardRenewsItsExpiryOnlyWhenDue(t *testing.T) {
 	if got := c.ZRange(ctx, key, 0, -1).Val(); !slices.Equal(got, []string{"new", "newer"}) {
 		t.Errorf("ids after renewal = %v, want old dropped", got)
 	}
+}
+
+// BenchmarkWrites commits batches shaped like segmentation's: 20
+// customers, each with its guard, three index moves, five report counters
+// shared by the batch, and its record and version. It reports Redis's CPU
+// per batch beside the round trip:
+//
+//	go test -run '^$' -bench Writes -count 6 ./pkg/redisx | tee writes.txt; benchstat writes.txt
+func BenchmarkWrites(b *testing.B) {
+	r := testkit.StartRedis(b)
+	ctx, c := context.Background(), r.Client
+	record := strings.Repeat("r", 200)
+	at := time.Now()
+	batch := func(n int) *redisx.Writes {
+		var w redisx.Writes
+		for i := range 20 {
+			customer := "{t}:c:" + strconv.Itoa((n*20+i)%5000)
+			w.Section(redisx.Cond{Key: customer, Field: "x", Want: ""})
+			w.Guard("{t}:g:"+customer, []string{"ev-" + strconv.Itoa(n*20+i)}, at, time.Hour)
+			w.ZAdd("{t}:risk", float64(n%1000)/1000, customer)
+			w.ZAdd("{t}:tier:risk", float64(n%1000)/1000, customer)
+			w.ZAdd("{t}:due", at.UnixMilli()+int64(n), customer)
+			for _, f := range []string{"new|n", "new|risk", "new|sat", "new|rated", "new|nps:passive"} {
+				w.HIncrBy("{t}:report", f, int64(n%7+1))
+			}
+			w.HSet(customer, "r", record)
+			w.HSet(customer, "v", n)
+		}
+		return &w
+	}
+	cpu := r.CPUTime()
+	b.ResetTimer()
+	for n := range b.N {
+		if _, err := batch(n).Run(ctx, c, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((r.CPUTime()-cpu).Microseconds())/float64(b.N), "redis-µs/op")
 }
