@@ -60,22 +60,14 @@ func TestWritesApplyOnlyWhenTheirConditionsHold(t *testing.T) {
 
 // calls counts the commands Redis ran since the last count, scripts'
 // included: what a script writes is what goes to the AOF.
-func calls(t *testing.T, c *redis.Client) map[string]string {
+func calls(t *testing.T, r *testkit.Redis) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	info, err := c.Info(ctx, "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, line := range strings.Split(info, "\r\n") {
-		name, stats, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":")
-		if ok && !strings.HasPrefix(line, "#") {
-			n, _, _ := strings.Cut(strings.TrimPrefix(stats, "calls="), ",")
-			got[name] = n
-		}
+	for name, stats := range r.Info(t, "commandstats") {
+		n, _, _ := strings.Cut(strings.TrimPrefix(stats, "calls="), ",")
+		got[strings.TrimPrefix(name, "cmdstat_")] = n
 	}
-	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+	if err := r.Client.ConfigResetStat(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -85,7 +77,7 @@ func TestWritesSendEachWriteOnce(t *testing.T) {
 	r := testkit.StartRedis(t)
 	ctx, c := context.Background(), r.Client
 	c.HSet(ctx, "{t}:n", "gone", 2)
-	calls(t, c)
+	calls(t, r)
 
 	// Three sections: two written, one not. The increments of the two are
 	// summed, one HINCRBY a field; a field whose sum is 0 is not touched;
@@ -121,7 +113,7 @@ func TestWritesSendEachWriteOnce(t *testing.T) {
 	}
 	// x's r and v as one HSET, z's, x's other; a and gone as one HINCRBY
 	// each (b's sum is 0), and the HDEL of gone.
-	got := calls(t, c)
+	got := calls(t, r)
 	if got["hset"] != "3" || got["hincrby"] != "2" || got["hdel"] != "1" {
 		t.Errorf("calls: hset %s, hincrby %s, hdel %s; want 3, 2, 1", got["hset"], got["hincrby"], got["hdel"])
 	}
@@ -148,9 +140,9 @@ func TestGuardRenewsItsExpiryOnlyWhenDue(t *testing.T) {
 		t.Fatalf("first guard: ttl %v, want (%v, %v]", pttl, ttl, 2*ttl)
 	}
 	// More than ttl left: no expiry written, nothing dropped.
-	calls(t, c)
+	calls(t, r)
 	guard(t0, "new")
-	if got := calls(t, c); got["pexpire"] != "" || got["zremrangebyscore"] != "" {
+	if got := calls(t, r); got["pexpire"] != "" || got["zremrangebyscore"] != "" {
 		t.Errorf("renewed with more than ttl left: pexpire %q, zremrangebyscore %q", got["pexpire"], got["zremrangebyscore"])
 	}
 	if got := c.ZRange(ctx, key, 0, -1).Val(); !slices.Equal(got, []string{"old", "new"}) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -158,6 +159,22 @@ func (r *Redis) waitReady(tb testing.TB) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Info reads one section of the server's INFO as name → value.
+func (r *Redis) Info(tb testing.TB, section string) map[string]string {
+	tb.Helper()
+	text, err := r.Client.Info(context.Background(), section).Result()
+	if err != nil {
+		tb.Fatalf("INFO %s: %v", section, err)
+	}
+	info := map[string]string{}
+	for line := range strings.Lines(text) {
+		if name, value, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.HasPrefix(name, "#") {
+			info[name] = value
+		}
+	}
+	return info
 }
 
 // Shutdown stops the server as an operator would (SIGTERM: a durable
