@@ -106,8 +106,8 @@ bench: tools ## every service's benchmarks and the whole system's (bench-system)
 
 .PHONY: bench-system
 bench-system: tools ## the whole system as processes: sustained rate beside a bare relay, CPU and memory per process, latency at 2,000/s (docs/performance.md)
-	go test -run '^$$' -bench 'System|Relay' -benchtime 20000x -count 6 -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-system.txt
-	go test -run '^$$' -bench Latency -benchtime 3x -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-latency.txt
+	go test -run '^$$' -bench 'System|Relay' -benchtime 20000x -count 6 -cpu 1 -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-system.txt
+	go test -run '^$$' -bench Latency -benchtime 3x -cpu 1 -timeout 30m github.com/feedloop/feedloop/e2e | tee .bin/bench-latency.txt
 	benchstat -col .name .bin/bench-system.txt
 	benchstat .bin/bench-latency.txt
 

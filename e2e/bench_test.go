@@ -28,7 +28,7 @@ import (
 // The system benchmarks measure the whole of feedloop on this machine, run
 // side by side:
 //
-//	go test -run '^$' -bench 'System|Relay' -benchtime 40000x -count 3 . | tee system.txt; benchstat -col .name system.txt
+//	go test -run '^$' -bench 'System|Relay' -benchtime 40000x -count 3 -cpu 1 . | tee system.txt; benchstat -col .name system.txt
 //
 // BenchmarkSystem sends b.N events (a fifth purchases) through intake's
 // gRPC API as fast as 32 clients can (feedback and purchases in batches of
@@ -152,8 +152,9 @@ func BenchmarkRelay(b *testing.B) {
 
 // BenchmarkLatency runs loadgen against the whole system at a steady rate
 // (LATENCY_RATE events/s, default 2,000, in calls of LATENCY_BATCH events,
-// default 20 — one call every 10 ms, as an integrator sending thousands a
-// second batches; 1 sends one event a call — for 20 s a run) and reports,
+// default 100 — the calls of BenchmarkSystem, so that the latency is that
+// of the sustained rate's traffic at half the rate: one call every 50 ms;
+// 1 sends one event a call — for 20 s a run) and reports,
 // from its JSON report, the latency from an event's submission to its case
 // change reaching a WatchAlerts client, intake's own latency, the rate
 // kept, where the time goes between the stages, each process's share of
@@ -161,9 +162,12 @@ func BenchmarkRelay(b *testing.B) {
 // append-only file. A first run of 5 s warms the
 // system up and is not measured:
 //
-//	go test -run '^$' -bench Latency -benchtime 3x .
+// The NATS server runs in the test process; -cpu 1 gives it one thread, as
+// make run's nats-server has:
+//
+//	go test -run '^$' -bench Latency -benchtime 3x -cpu 1 .
 func BenchmarkLatency(b *testing.B) {
-	rate, batch := 2000.0, 20
+	rate, batch := 2000.0, 100
 	for name, v := range map[string]any{"LATENCY_RATE": &rate, "LATENCY_BATCH": &batch} {
 		if s := os.Getenv(name); s != "" {
 			if _, err := fmt.Sscan(s, v); err != nil {

@@ -89,8 +89,17 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
+# One thread per Go process (the services default to it; nats-server too
+# here): on a machine whose cores all these processes share, more threads
+# only add cross-core wake-ups (docs/performance.md). Export GOMAXPROCS to
+# change it.
+export GOMAXPROCS="${GOMAXPROCS:-1}"
 start nats "$BIN/nats-server" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA/nats"
-start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes --appendfsync everysec --save ""
+# The append-only file is rewritten when it has grown by 1 GB, not Redis's
+# default 64 MB: each rewrite forks Redis and delays about a second of
+# events, and at 2,000 events/s the default would rewrite every 25 s
+# (docs/performance.md).
+start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes --appendfsync everysec --auto-aof-rewrite-min-size 1gb --save ""
 wait_for nats bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT"
 wait_for redis redis-cli -p "$REDIS_PORT" ping
 

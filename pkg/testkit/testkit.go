@@ -85,11 +85,11 @@ func StartRedis(tb testing.TB) *Redis {
 }
 
 // StartDurableRedis is StartRedis with the append-only file on (fsync every
-// second), as production runs it: after Shutdown and Restart the data is
-// still there.
+// second, rewritten after growing 1 GB), as make run and production run it:
+// after Shutdown and Restart the data is still there.
 func StartDurableRedis(tb testing.TB) *Redis {
 	tb.Helper()
-	return startRedis(tb, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
+	return startRedis(tb, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-min-size", "1gb")
 }
 
 func startRedis(tb testing.TB, persistence ...string) *Redis {
