@@ -159,11 +159,9 @@ func BenchmarkRelay(b *testing.B) {
 // change reaching a WatchAlerts client, intake's own latency, the rate
 // kept, where the time goes between the stages, each process's share of
 // the cores, each service's peak memory, and how often Redis rewrote its
-// append-only file. A first run of 5 s warms the
-// system up and is not measured:
-//
-// The NATS server runs in the test process; -cpu 1 gives it one thread, as
-// make run's nats-server has:
+// append-only file. A first run of 5 s warms the system up and is not
+// measured. The NATS server runs in the test process; -cpu 1 gives it one
+// thread, as make run's nats-server has:
 //
 //	go test -run '^$' -bench Latency -benchtime 3x -cpu 1 .
 func BenchmarkLatency(b *testing.B) {
@@ -236,7 +234,7 @@ func BenchmarkLatency(b *testing.B) {
 		b.ReportMetric(d[1], stage+"-p99-ms")
 	}
 	// A run during which Redis rewrote its append-only file has a p99 of
-	// a second or more on this machine (docs/performance.md).
+	// several hundred ms on this machine (docs/performance.md).
 	b.ReportMetric(float64(s.aofRewrites()-rewrites)/float64(b.N), "aof-rewrites/run")
 	b.ReportMetric(e2eP50, "e2e-p50-ms")
 	b.ReportMetric(e2eP99, "e2e-p99-ms")

@@ -47,11 +47,11 @@ func Main(name, version, defaultMetricsAddr string, run Run) {
 func main(name, version, defaultMetricsAddr string, run Run) error {
 	env := config.FromOS()
 	cfg := telemetry.ConfigFromEnv(env, name, version, defaultMetricsAddr)
-	procs := Procs(env)
+	n := procs(env)
 	if err := env.Err(); err != nil {
 		return err
 	}
-	runtime.GOMAXPROCS(procs)
+	runtime.GOMAXPROCS(n)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	tel, err := telemetry.Setup(ctx, cfg)
@@ -65,7 +65,7 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 			tel.Logger.Warn("telemetry shutdown", "err", err)
 		}
 	}()
-	tel.Logger.Info("starting", "version", version, "gomaxprocs", procs)
+	tel.Logger.Info("starting", "version", version, "gomaxprocs", n)
 	if err := run(ctx, env, tel.Logger); err != nil {
 		tel.Logger.Error("stopped with an error", "err", err)
 		return err
@@ -74,14 +74,14 @@ func main(name, version, defaultMetricsAddr string, run Run) error {
 	return nil
 }
 
-// Procs is how many OS threads run the service's goroutines at once
+// procs is how many OS threads run the service's goroutines at once
 // (GOMAXPROCS): the GOMAXPROCS variable when set, else 1. A service is an
 // I/O-bound pipeline that scales out by replicas, and it shares the machine's
 // cores with NATS, Redis and the other services; there a second thread buys
 // it no parallelism, only wake-ups of threads on other cores. Measured on two
 // cores at 2,000 events/s, one thread per process spends a fifth less CPU an
 // event (docs/performance.md).
-func Procs(env *config.Env) int {
+func procs(env *config.Env) int {
 	n := env.Int("GOMAXPROCS", 1)
 	if n < 1 {
 		env.Fail("GOMAXPROCS", "must be at least 1, got %d", n)

@@ -21,12 +21,12 @@ func TestProcs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := config.FromMap(tc.vars)
-			got := Procs(env)
+			got := procs(env)
 			if err := env.Err(); (err != nil) != tc.bad {
-				t.Fatalf("Procs(%v): error %v, want an error: %v", tc.vars, err, tc.bad)
+				t.Fatalf("procs(%v): error %v, want an error: %v", tc.vars, err, tc.bad)
 			}
 			if !tc.bad && got != tc.want {
-				t.Errorf("Procs(%v) = %d, want %d", tc.vars, got, tc.want)
+				t.Errorf("procs(%v) = %d, want %d", tc.vars, got, tc.want)
 			}
 		})
 	}
